@@ -1,0 +1,5 @@
+import sys
+
+from ksched.cli.main import main
+
+sys.exit(main())

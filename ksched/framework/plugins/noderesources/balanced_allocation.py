@@ -1,0 +1,139 @@
+"""NodeResourcesBalancedAllocation: prefer nodes whose resources fill up evenly.
+
+Score = (1 - std of the requested/allocatable fractions) x 100, with the
+fractions capped at 1 (upstream ``balanced_allocation.go``,
+``balancedResourceScorer``); requests are the real ones, not the defaults.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import numpy as np
+from numpy.typing import NDArray
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from ksched.framework.cycle_state import CycleState
+from ksched.framework.events import ActionType, ClusterEvent, ClusterEventWithHint, EventResource
+from ksched.framework.interface import MAX_NODE_SCORE
+from ksched.framework.plugins import names
+from ksched.framework.plugins.noderesources.allocation import (
+    ResourceSpec,
+    allocation_matrix,
+    pod_request_list,
+)
+from ksched.framework.plugins.noderesources.fit import ResourceSpecArgs
+from ksched.framework.pod_info import PodInfo
+from ksched.framework.snapshot import NodeInfo, NodeSet
+
+NAME: Final = names.NODE_RESOURCES_BALANCED_ALLOCATION
+
+
+def _default_resources() -> list[ResourceSpecArgs]:
+    return [ResourceSpecArgs(name="cpu", weight=1), ResourceSpecArgs(name="memory", weight=1)]
+
+
+class NodeResourcesBalancedAllocationArgs(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=True
+    )
+    resources: list[ResourceSpecArgs] = Field(default_factory=_default_resources)
+
+
+Args = NodeResourcesBalancedAllocationArgs
+
+
+class BalancedAllocation:
+    # Verdicts on a node depend only on the pod and that node (see ksched.framework.equivalence).
+    node_local = True
+
+    def __init__(self, args: NodeResourcesBalancedAllocationArgs) -> None:
+        self.resources = tuple(ResourceSpec(r.name, r.weight) for r in args.resources)
+        self._cpu_memory = tuple(r.name for r in self.resources) == ("cpu", "memory")
+
+    @property
+    def name(self) -> str:
+        return NAME
+
+    def events_to_register(self) -> list[ClusterEventWithHint]:
+        return [
+            ClusterEventWithHint(ClusterEvent(EventResource.POD, ActionType.DELETE)),
+            ClusterEventWithHint(
+                ClusterEvent(EventResource.NODE, ActionType.ADD | ActionType.UPDATE_NODE_ALLOCATABLE)
+            ),
+        ]
+
+    def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
+        """Readable reference: the same formula, one node, plain floats."""
+        alloc = node.allocatable
+        used = node.requested
+        fractions = []
+        for spec, pod_req in zip(
+            self.resources, pod_request_list(pod, self.resources, True), strict=True
+        ):
+            a = alloc.get(spec.name, 0)
+            if a == 0 or (pod_req == 0 and spec.name not in ("cpu", "memory", "ephemeral-storage")):
+                continue
+            fractions.append(min((used.get(spec.name, 0) + pod_req) / a, 1.0))
+        std = 0.0
+        if len(fractions) == 2:
+            std = abs((fractions[0] - fractions[1]) / 2)
+        elif len(fractions) > 2:
+            mean = sum(fractions) / len(fractions)
+            total = 0.0
+            for f in fractions:
+                total += (f - mean) * (f - mean)
+            std = float(np.sqrt(total / len(fractions)))
+        return int((1 - std) * MAX_NODE_SCORE)
+
+    def score_nodes(self, state: CycleState, pod: PodInfo, nodes: NodeSet) -> NDArray[np.int64]:
+        if self._cpu_memory:
+            snap = nodes.snapshot
+            alloc = snap.allocatable[nodes.idx, :2]
+            if alloc.all():
+                req = snap.requested[nodes.idx, :2] + np.array(
+                    (pod.requests.get("cpu", 0), pod.requests.get("memory", 0)), dtype=np.int64
+                )
+                frac = np.minimum(req / alloc, 1.0)
+                std = np.abs((frac[:, 0] - frac[:, 1]) / 2)
+                return ((1 - std) * MAX_NODE_SCORE).astype(np.int64)
+        pod_req = pod_request_list(pod, self.resources, use_requested=True)
+        req, alloc = allocation_matrix(nodes, self.resources, pod_req, use_requested=True)
+        present = alloc != 0
+        frac = np.minimum(req / np.where(present, alloc, 1), 1.0)
+        frac[~present] = 0.0
+        count = present.sum(axis=1)
+        std = np.zeros(len(nodes))
+        if self.resources:
+            # Sum column by column, in order, so rounding matches the per-node loop.
+            total = np.zeros(len(nodes))
+            for j in range(frac.shape[1]):
+                total += frac[:, j]
+            mean = total / np.maximum(count, 1)
+            sq = np.zeros(len(nodes))
+            for j in range(frac.shape[1]):
+                d = np.where(present[:, j], frac[:, j] - mean, 0.0)
+                sq += d * d
+            many = np.sqrt(sq / np.maximum(count, 1))
+            two = self._two_std(frac, present)
+            std = np.where(count == 2, two, np.where(count > 2, many, 0.0))
+        return ((1 - std) * MAX_NODE_SCORE).astype(np.int64)
+
+    @staticmethod
+    def _two_std(frac: NDArray[np.float64], present: NDArray[np.bool_]) -> NDArray[np.float64]:
+        """|f1 - f2| / 2 over the two present fractions of each node, in column order."""
+        k = frac.shape[0]
+        first = np.zeros(k)
+        second = np.zeros(k)
+        seen = np.zeros(k, dtype=np.int64)
+        for j in range(frac.shape[1]):
+            p = present[:, j]
+            first = np.where(p & (seen == 0), frac[:, j], first)
+            second = np.where(p & (seen == 1), frac[:, j], second)
+            seen += p
+        return np.abs((first - second) / 2)
+
+
+def new(args: NodeResourcesBalancedAllocationArgs | None, handle: Any) -> BalancedAllocation:
+    return BalancedAllocation(args or NodeResourcesBalancedAllocationArgs())

@@ -1,0 +1,314 @@
+"""NodeResourcesFit: does the node have room, and how full would it be.
+
+Filter: kube-scheduler's ``fitsRequest`` (noderesources/fit.go).  Score: the
+configured strategy (LeastAllocated by default, MostAllocated or
+RequestedToCapacityRatio) from ``least_allocated.go``, ``most_allocated.go``
+and ``requested_to_capacity_ratio.go``.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any, Final
+
+import numpy as np
+from numpy.typing import NDArray
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+
+from ksched.framework.cycle_state import CycleState
+from ksched.framework.events import ActionType, ClusterEvent, ClusterEventWithHint, EventResource
+from ksched.framework.interface import MAX_NODE_SCORE
+from ksched.framework.plugins import names
+from ksched.framework.plugins.noderesources.allocation import (
+    ResourceSpec,
+    allocation_matrix,
+    go_div,
+    pod_request_list,
+)
+from ksched.framework.pod_info import PodInfo
+from ksched.framework.resources import (
+    CPU_COL,
+    EPHEMERAL_COL,
+    MEMORY_COL,
+    PODS_COL,
+    is_scalar_resource,
+)
+from ksched.framework.snapshot import ClusterSnapshot, NodeInfo, NodeSet
+from ksched.framework.status import Code, Status
+
+NAME: Final = names.NODE_RESOURCES_FIT
+ERR_REASON_TOO_MANY_PODS: Final = "Too many pods"
+MAX_UTILIZATION: Final = 100
+MAX_CUSTOM_PRIORITY_SCORE: Final = 10
+
+
+class ScoringStrategyType(str, Enum):
+    LEAST_ALLOCATED = "LeastAllocated"
+    MOST_ALLOCATED = "MostAllocated"
+    REQUESTED_TO_CAPACITY_RATIO = "RequestedToCapacityRatio"
+
+
+class _Args(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=True
+    )
+
+
+class ResourceSpecArgs(_Args):
+    name: str
+    weight: int = Field(1, ge=1, le=100)
+
+
+class UtilizationShapePoint(_Args):
+    utilization: int = Field(ge=0, le=MAX_UTILIZATION)
+    score: int = Field(ge=0, le=MAX_CUSTOM_PRIORITY_SCORE)
+
+
+class RequestedToCapacityRatioParam(_Args):
+    shape: list[UtilizationShapePoint]
+
+    @field_validator("shape")
+    @classmethod
+    def _increasing(cls, shape: list[UtilizationShapePoint]) -> list[UtilizationShapePoint]:
+        if not shape:
+            raise ValueError("at least one point must be specified")
+        for a, b in zip(shape, shape[1:], strict=False):
+            if b.utilization <= a.utilization:
+                raise ValueError("utilization values must be sorted in increasing order")
+        return shape
+
+
+def _default_resources() -> list[ResourceSpecArgs]:
+    return [ResourceSpecArgs(name="cpu", weight=1), ResourceSpecArgs(name="memory", weight=1)]
+
+
+class ScoringStrategy(_Args):
+    type: ScoringStrategyType = ScoringStrategyType.LEAST_ALLOCATED
+    resources: list[ResourceSpecArgs] = Field(default_factory=_default_resources)
+    requested_to_capacity_ratio: RequestedToCapacityRatioParam | None = None
+
+    @model_validator(mode="after")
+    def _shape_required(self) -> ScoringStrategy:
+        if (
+            self.type == ScoringStrategyType.REQUESTED_TO_CAPACITY_RATIO
+            and self.requested_to_capacity_ratio is None
+        ):
+            raise ValueError("requestedToCapacityRatio is required for type RequestedToCapacityRatio")
+        return self
+
+
+class NodeResourcesFitArgs(_Args):
+    ignored_resources: list[str] = Field(default_factory=list)
+    ignored_resource_groups: list[str] = Field(default_factory=list)
+    scoring_strategy: ScoringStrategy = Field(default_factory=ScoringStrategy)
+
+
+Args = NodeResourcesFitArgs
+
+
+def broken_linear(shape: list[tuple[int, int]], p: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Piecewise-linear function through ``shape`` (helper.BuildBrokenLinearFunction), Go integer maths."""
+    out = np.full(p.shape, shape[-1][1], dtype=np.int64)
+    done = np.zeros(p.shape, dtype=bool)
+    for i, (u, s) in enumerate(shape):
+        hit = ~done & (p <= u)
+        if i == 0:
+            out[hit] = s
+        else:
+            u0, s0 = shape[i - 1]
+            out[hit] = s0 + go_div((s - s0) * (p[hit] - u0), u - u0)
+        done |= hit
+    return out
+
+
+class NodeResourcesFit:
+    """Filter on free resources; score by the configured strategy."""
+    # Verdicts on a node depend only on the pod and that node (see ksched.framework.equivalence).
+    node_local = True
+
+
+    def __init__(self, args: NodeResourcesFitArgs) -> None:
+        self.args = args
+        strategy = args.scoring_strategy
+        self.strategy = strategy.type
+        self.resources = tuple(ResourceSpec(r.name, r.weight) for r in strategy.resources)
+        self.ignored = frozenset(args.ignored_resources)
+        self.ignored_groups = frozenset(args.ignored_resource_groups)
+        self._cpu_memory = tuple(r.name for r in self.resources) == ("cpu", "memory")
+        self.shape: list[tuple[int, int]] = []
+        if strategy.requested_to_capacity_ratio is not None:
+            factor = MAX_NODE_SCORE // MAX_CUSTOM_PRIORITY_SCORE
+            self.shape = [
+                (pt.utilization, pt.score * factor)
+                for pt in strategy.requested_to_capacity_ratio.shape
+            ]
+
+    @property
+    def name(self) -> str:
+        return NAME
+
+    def events_to_register(self) -> list[ClusterEventWithHint]:
+        return [
+            ClusterEventWithHint(
+                ClusterEvent(EventResource.POD, ActionType.DELETE | ActionType.UPDATE_POD_SCALE_DOWN)
+            ),
+            ClusterEventWithHint(
+                ClusterEvent(EventResource.NODE, ActionType.ADD | ActionType.UPDATE_NODE_ALLOCATABLE)
+            ),
+        ]
+
+    # -- filter -------------------------------------------------------------------
+    def _checked(self, pod: PodInfo) -> list[str]:
+        """Extended resources the pod asks for that are not ignored."""
+        out = pod.cache.get(NAME)
+        if out is None:
+            out = sorted(
+                r
+                for r, q in pod.requests.items()
+                if q and is_scalar_resource(r) and not self._ignored(r)
+            )
+            pod.cache[NAME] = out
+        return out  # type: ignore[no-any-return]
+
+    def _ignored(self, resource: str) -> bool:
+        if "/" not in resource:
+            return False  # hugepages-* and other non-extended scalars are always checked
+        return resource in self.ignored or resource.split("/", 1)[0] in self.ignored_groups
+
+    def pre_filter(
+        self, state: CycleState, pod: PodInfo, nodes: NodeSet
+    ) -> tuple[None, Status | None]:
+        nodes.snapshot.pod_vector(pod)  # make sure every requested resource has a column
+        return None, None
+
+    def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
+        alloc = node.allocatable
+        used = node.requested
+        reasons: list[str] = []
+        unresolvable = False
+        if used["pods"] + 1 > alloc["pods"]:
+            reasons.append(ERR_REASON_TOO_MANY_PODS)
+        req = pod.requests
+        checks = [r for r in ("cpu", "memory", "ephemeral-storage") if req.get(r, 0) > 0]
+        if checks or self._checked(pod):
+            for r in [*checks, *self._checked(pod)]:
+                q = req[r]
+                if q > alloc.get(r, 0) - used.get(r, 0):
+                    reasons.append(f"Insufficient {r}")
+                    unresolvable |= q > alloc.get(r, 0)
+        if not reasons:
+            return None
+        code = Code.UNSCHEDULABLE_AND_UNRESOLVABLE if unresolvable else Code.UNSCHEDULABLE
+        return Status(code, tuple(reasons))
+
+    def filter_nodes(self, state: CycleState, pod: PodInfo, nodes: NodeSet) -> NDArray[np.uint8]:
+        snap = nodes.snapshot
+        cols, need = self._columns(pod, snap)
+        alloc = snap.allocatable[nodes.idx][:, cols]
+        short = snap.requested[nodes.idx][:, cols] + need > alloc
+        bad = short.any(axis=1)
+        out = bad.astype(np.uint8)
+        if not out.any():
+            return out
+        out *= np.uint8(Code.UNSCHEDULABLE)
+        # The pod alone exceeds the node (pods column excluded): preemption cannot help.
+        hard = (need[1:] > alloc[:, 1:]).any(axis=1) & bad
+        out[hard] = np.uint8(Code.UNSCHEDULABLE_AND_UNRESOLVABLE)
+        return out
+
+    def _columns(self, pod: PodInfo, snap: ClusterSnapshot) -> tuple[NDArray[np.intp], NDArray[np.int64]]:
+        """Columns Filter checks for this pod (pods first) and the pod's amounts in them."""
+        key = (NAME, "columns")
+        hit = pod.cache.get(key)
+        if hit is not None and hit[0] == snap.resources.version:
+            return hit[1], hit[2]  # type: ignore[no-any-return]
+        vec = snap.pod_vector(pod)
+        cols = [PODS_COL]
+        cols += [c for c in (CPU_COL, MEMORY_COL, EPHEMERAL_COL) if vec[c] > 0]
+        cols += [snap.resources.column(r) for r in self._checked(pod)]
+        arr = np.asarray(cols, dtype=np.intp)
+        pod.cache[key] = (snap.resources.version, arr, vec[arr])
+        return arr, vec[arr]
+
+    # -- score --------------------------------------------------------------------
+    def _score_cpu_memory(self, pod: PodInfo, nodes: NodeSet) -> NDArray[np.int64] | None:
+        """The default resources (cpu, memory) on nodes that have both: a few whole-array ops."""
+        snap = nodes.snapshot
+        alloc = snap.allocatable[nodes.idx, :2]
+        if not alloc.all():
+            return None
+        req = snap.non_zero_requested[nodes.idx] + np.array(
+            (pod.non_zero_cpu, pod.non_zero_memory), dtype=np.int64
+        )
+        if self.strategy == ScoringStrategyType.LEAST_ALLOCATED:
+            # A node over-requested on a resource scores 0 for it, as the negative floor clamps.
+            per = np.maximum((alloc - req) * MAX_NODE_SCORE // alloc, 0)
+        else:
+            per = np.minimum(req, alloc) * MAX_NODE_SCORE // alloc
+        w_cpu, w_mem = self.resources[0].weight, self.resources[1].weight
+        return (per[:, 0] * w_cpu + per[:, 1] * w_mem) // (w_cpu + w_mem)  # type: ignore[no-any-return]
+
+    def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
+        """Readable reference of ``score_nodes``: one node, plain integers."""
+        alloc = node.allocatable
+        used = node.requested
+        nz_cpu, nz_mem = node.non_zero_requested
+        total = weights = 0
+        pod_req = pod_request_list(pod, self.resources, use_requested=False)
+        for spec, q in zip(self.resources, pod_req, strict=True):
+            if q == 0 and is_scalar_resource(spec.name):
+                continue
+            a = alloc.get(spec.name, 0)
+            if a == 0:
+                continue
+            base = {"cpu": nz_cpu, "memory": nz_mem}.get(spec.name, used.get(spec.name, 0))
+            r = base + q
+            if self.strategy == ScoringStrategyType.LEAST_ALLOCATED:
+                per = 0 if r > a else (a - r) * MAX_NODE_SCORE // a
+            elif self.strategy == ScoringStrategyType.MOST_ALLOCATED:
+                per = min(r, a) * MAX_NODE_SCORE // a
+            else:
+                util = MAX_UTILIZATION if r > a else r * MAX_UTILIZATION // a
+                per = int(broken_linear(self.shape, np.array([util], dtype=np.int64))[0])
+                if per <= 0:
+                    continue
+            total += per * spec.weight
+            weights += spec.weight
+        if weights == 0:
+            return 0
+        if self.strategy == ScoringStrategyType.REQUESTED_TO_CAPACITY_RATIO:
+            return int(np.floor(total / weights + 0.5))
+        return total // weights
+
+    def score_nodes(self, state: CycleState, pod: PodInfo, nodes: NodeSet) -> NDArray[np.int64]:
+        if self._cpu_memory and self.strategy != ScoringStrategyType.REQUESTED_TO_CAPACITY_RATIO:
+            fast = self._score_cpu_memory(pod, nodes)
+            if fast is not None:
+                return fast
+        pod_req = pod_request_list(pod, self.resources, use_requested=False)
+        req, alloc = allocation_matrix(nodes, self.resources, pod_req, use_requested=False)
+        weights = np.array([r.weight for r in self.resources], dtype=np.int64)
+        present = alloc != 0
+        safe = np.where(present, alloc, 1)
+        if self.strategy == ScoringStrategyType.LEAST_ALLOCATED:
+            per = np.where(req > alloc, 0, (alloc - req) * MAX_NODE_SCORE // safe)
+        elif self.strategy == ScoringStrategyType.MOST_ALLOCATED:
+            per = np.minimum(req, alloc) * MAX_NODE_SCORE // safe
+        else:
+            util = np.where(req > alloc, MAX_UTILIZATION, req * MAX_UTILIZATION // safe)
+            per = broken_linear(self.shape, util)
+            counted = present & (per > 0)
+            wsum = (counted * weights).sum(axis=1)
+            total = (np.where(counted, per, 0) * weights).sum(axis=1)
+            # math.Round(float64(nodeScore) / float64(weightSum)): halves away from zero.
+            ratio = total / np.where(wsum == 0, 1, wsum)
+            return np.where(wsum == 0, 0, np.floor(ratio + 0.5)).astype(np.int64)
+        per = np.where(present, per, 0)
+        wsum = (present * weights).sum(axis=1)
+        total = (per * weights).sum(axis=1)
+        return np.where(wsum == 0, 0, total // np.where(wsum == 0, 1, wsum)).astype(np.int64)
+
+
+def new(args: NodeResourcesFitArgs | None, handle: Any) -> NodeResourcesFit:
+    return NodeResourcesFit(args or NodeResourcesFitArgs())

@@ -1,0 +1,722 @@
+"""Runs a profile's plugins at each extension point (upstream ``frameworkImpl``).
+
+The runtime owns ordering, weights, skip sets, range checks and error
+wrapping, so plugins carry none of it.  Filter and Score run vectorised over
+all candidate nodes when a plugin offers ``filter_nodes``/``score_nodes``;
+per-node plugins are looped only over the nodes still feasible.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ksched.framework.cycle_state import CycleState
+from ksched.framework.equivalence import ClassEntry, EquivalenceCache
+from ksched.framework.handle import Handle
+from ksched.framework.interface import (
+    MAX_NODE_SCORE,
+    MIN_NODE_SCORE,
+    ExtensionPoint,
+    NodeToStatus,
+    PostFilterResult,
+    PreFilterResult,
+)
+from ksched.framework.pod_info import PodInfo
+from ksched.framework.snapshot import NodeInfo, NodeSet
+from ksched.framework.status import SKIP, Code, Status
+from ksched.framework.waiting_pods import WaitingPod
+
+if TYPE_CHECKING:
+    from ksched.config.registry import Registry
+    from ksched.config.resolve import ResolvedProfile
+    from ksched.framework.events import ClusterEventWithHint
+
+MIN_FEASIBLE_NODES_TO_FIND = 100
+MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND = 5
+MAX_PERMIT_TIMEOUT = 15 * 60.0
+_UNSCHED = np.uint8(Code.UNSCHEDULABLE)
+
+
+def num_feasible_nodes_to_find(percentage: int | None, num_all_nodes: int) -> int:
+    """Adaptive percentageOfNodesToScore (schedule_one.go ``numFeasibleNodesToFind``)."""
+    if num_all_nodes < MIN_FEASIBLE_NODES_TO_FIND:
+        return num_all_nodes
+    pct = percentage or 0
+    if pct == 0:
+        pct = 50 - num_all_nodes // 125
+        if pct < MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND:
+            pct = MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND
+    if pct >= 100:
+        return num_all_nodes
+    return max(num_all_nodes * pct // 100, MIN_FEASIBLE_NODES_TO_FIND)
+
+
+@dataclass(slots=True)
+class FilterOutcome:
+    """Feasible snapshot rows in evaluation order, and why the others failed."""
+
+    feasible: NDArray[np.intp]
+    processed: int
+    statuses: NodeToStatus
+    unschedulable_plugins: set[str] = field(default_factory=set)
+    evaluated: int = 0
+
+
+@dataclass(slots=True)
+class PluginScores:
+    plugin: str
+    weight: int
+    raw: NDArray[np.int64] | None
+    normalized: NDArray[np.int64]
+
+
+@dataclass(slots=True)
+class ScoreOutcome:
+    total: NDArray[np.int64]
+    plugins: list[PluginScores]
+
+
+def _call(plugin: Any, point: str, fn: Callable[..., Any], *args: Any) -> Any:
+    """Call a plugin, turning an exception into an Error status naming it."""
+    try:
+        return fn(*args)
+    except Exception as exc:
+        return Status(Code.ERROR, (f"running {point} plugin {plugin.name!r}: {exc}",), plugin.name, exc)
+
+
+class Framework:
+    """One profile: its plugins, instantiated once, and the order they run in."""
+
+    def __init__(self, profile: ResolvedProfile, registry: Registry, handle: Handle) -> None:
+        self.profile = profile
+        self.profile_name = profile.scheduler_name
+        self.percentage_of_nodes_to_score = profile.percentage_of_nodes_to_score
+        self.handle = handle
+        self.snapshot = handle.snapshot
+        self.plugins: dict[str, Any] = {}
+        for point_plugins in profile.points.values():
+            for name, _ in point_plugins:
+                if name not in self.plugins:
+                    spec = registry[name]
+                    self.plugins[name] = spec.factory(profile.args.get(name), handle)
+
+        def at(point: ExtensionPoint) -> list[Any]:
+            return [self.plugins[n] for n, _ in profile.points.get(point, ())]
+
+        self.pre_enqueue = at(ExtensionPoint.PRE_ENQUEUE)
+        sorts = at(ExtensionPoint.QUEUE_SORT)
+        self.queue_sort = sorts[0] if sorts else None
+        self.pre_filter = at(ExtensionPoint.PRE_FILTER)
+        self.filters = at(ExtensionPoint.FILTER)
+        self.post_filter = at(ExtensionPoint.POST_FILTER)
+        self.pre_score = at(ExtensionPoint.PRE_SCORE)
+        self.scores: list[tuple[Any, int]] = [
+            (self.plugins[n], w or 1) for n, w in profile.points.get(ExtensionPoint.SCORE, ())
+        ]
+        self.reserve = at(ExtensionPoint.RESERVE)
+        self.permit = at(ExtensionPoint.PERMIT)
+        self.pre_bind = at(ExtensionPoint.PRE_BIND)
+        self.bind = at(ExtensionPoint.BIND)
+        self.post_bind = at(ExtensionPoint.POST_BIND)
+        self._vector_filters = [hasattr(p, "filter_nodes") for p in self.filters]
+        self._scalar_filters = [
+            i for i, vec in enumerate(self._vector_filters) if not vec
+        ]
+        self.equivalence = EquivalenceCache()
+        handle.framework = self
+
+    # -- queueing -------------------------------------------------------------
+    def events_to_register(self) -> dict[str, Sequence[ClusterEventWithHint]]:
+        """Each plugin's events; one that registers none gets every event (upstream fillEnqueueExtensions)."""
+        from ksched.framework.events import WILDCARD_EVENT
+        from ksched.framework.events import ClusterEventWithHint as Hint
+
+        return {
+            name: (
+                plugin.events_to_register()
+                if hasattr(plugin, "events_to_register")
+                else [Hint(WILDCARD_EVENT)]
+            )
+            for name, plugin in self.plugins.items()
+        }
+
+    def run_pre_enqueue(self, pod: PodInfo) -> Status | None:
+        for plugin in self.pre_enqueue:
+            status = _call(plugin, "PreEnqueue", plugin.pre_enqueue, pod)
+            if status is not None and status.code != Code.SUCCESS:
+                return status.with_plugin(plugin.name)
+        return None
+
+    # -- scheduling cycle -------------------------------------------------------
+    def run_pre_filter(
+        self, state: CycleState, pod: PodInfo
+    ) -> tuple[PreFilterResult | None, Status | None]:
+        """Run PreFilter; returns the merged node restriction, or the rejecting status."""
+        merged: PreFilterResult | None = None
+        nodes = self.snapshot.all_nodes()
+        for plugin in self.pre_filter:
+            out = _call(plugin, "PreFilter", plugin.pre_filter, state, pod, nodes)
+            if isinstance(out, Status):
+                return None, out
+            result, status = out
+            if status is not None:
+                if status.code == Code.SKIP:
+                    state.skip_filter_plugins.add(plugin.name)
+                    continue
+                if status.code != Code.SUCCESS:
+                    return None, status.with_plugin(plugin.name)
+            if result is not None and result.node_names is not None:
+                merged = result if merged is None else merged.merge(result)
+                if not merged.node_names:
+                    msg = "node(s) didn't satisfy plugin(s) [" + plugin.name + "]"
+                    return merged, Status(Code.UNSCHEDULABLE_AND_UNRESOLVABLE, (msg,), plugin.name)
+        return merged, None
+
+    def find_feasible(
+        self,
+        state: CycleState,
+        pod: PodInfo,
+        restrict: PreFilterResult | None = None,
+        num_to_find: int | None = None,
+        start: int = 0,
+    ) -> FilterOutcome:
+        """Filter nodes from row ``start`` on until ``num_to_find`` fit (upstream findNodesThatPassFilters).
+
+        Nodes are taken in upstream's round-robin order, in contiguous chunks
+        a few times ``num_to_find`` long: each vectorised plugin answers for a
+        whole chunk in one call (on array views, no copies) and evaluation
+        stops once enough nodes fit, as upstream stops its workers.  The first
+        plugin to reject a node is the one its status names, as upstream.
+        """
+        snap = self.snapshot
+        absent: Status | None = None
+        rows: NDArray[np.intp] | None = None
+        if restrict is not None and restrict.node_names is not None:
+            rows = np.fromiter(
+                (snap.index[n] for n in restrict.node_names if n in snap.index), dtype=np.intp
+            )
+            rows.sort()
+            absent = Status(
+                Code.UNSCHEDULABLE_AND_UNRESOLVABLE,
+                ("node(s) didn't satisfy plugin(s) [PreFilterResult]",),
+            )
+        m = snap.n if rows is None else len(rows)
+        if num_to_find is None or num_to_find > m:
+            num_to_find = m
+        skip = state.skip_filter_plugins
+        vector = [
+            (i, p) for i, p in enumerate(self.filters) if self._vector_filters[i] and p.name not in skip
+        ]
+        scalar = [i for i in self._scalar_filters if self.filters[i].name not in skip]
+        codes = np.zeros(m, dtype=np.uint8)
+        who = np.full(m, -1, dtype=np.int16)
+        s = start % m if m else 0
+        chunk = max(2 * num_to_find, 512)
+        found: list[NDArray[np.intp]] = []
+        n_found = 0
+        processed = m
+        extra: dict[int, Status] = {}
+        nominated = self._nominated_rows(pod)
+        for a, b in _segments(s, m, chunk):
+            idx: NDArray[np.intp] | slice = slice(a, b) if rows is None else rows[a:b]
+            nodes = NodeSet(snap, idx)
+            seg_who = who[a:b]
+            seg_codes = codes[a:b]
+            for i, plugin in vector:
+                out = _call(plugin, "Filter", plugin.filter_nodes, state, pod, nodes)
+                if isinstance(out, Status):
+                    raise _FilterError(out)
+                _record(plugin, i, np.asarray(out), seg_who, seg_codes)
+            passing = np.flatnonzero(seg_who < 0) + a
+            if nominated:
+                passing = self._recheck_nominated(
+                    state, pod, rows, passing, nominated, codes, who, extra
+                )
+            need = num_to_find - n_found
+            if scalar:
+                passing, last = self._scalar_filter(
+                    state, pod, rows, passing, scalar, need, codes, who, extra
+                )
+            else:
+                last = int(passing[need - 1]) if need and len(passing) >= need else -1
+                passing = passing[:need]
+            found.append(passing)
+            n_found += len(passing)
+            if n_found >= num_to_find and last >= 0:
+                processed = (last - s) % m + 1
+                break
+        feasible = np.concatenate(found) if len(found) != 1 else found[0]
+        if rows is not None:
+            feasible = rows[feasible]
+        unsched: set[str] = set()
+        if not len(feasible):
+            unsched = {self.filters[i].name for i in np.unique(who[who >= 0]).tolist()}
+        row_codes = codes if rows is None else _scatter(codes, rows, snap.n)
+        row_who = who if rows is None else _scatter(who, rows, snap.n, fill=-1)
+        if rows is not None:
+            extra = {int(rows[k]): v for k, v in extra.items()}
+
+        def resolve(row: int) -> Status | None:
+            if row in extra:
+                return extra[row]
+            i = int(row_who[row])
+            if i < 0:
+                return None
+            return self._reason(state, pod, i, row, Code(int(row_codes[row])))
+
+        statuses = NodeToStatus.from_arrays(snap.index, row_codes, resolve, absent)
+        return FilterOutcome(feasible, processed, statuses, unsched, m)
+
+    # -- equivalence-class reuse --------------------------------------------------------
+    def find_feasible_cached(
+        self, state: CycleState, pod: PodInfo, num_to_find: int, start: int
+    ) -> FilterOutcome | None:
+        """``find_feasible`` from per-class arrays patched on changed rows; None if not applicable.
+
+        Applies when every active Filter plugin is ``node_local`` and the pod's
+        class was seen before; the feasible window is then cut from the
+        cached verdicts exactly as ``find_feasible`` would cut it.
+        """
+        skip = state.skip_filter_plugins
+        active = [(i, p) for i, p in enumerate(self.filters) if p.name not in skip]
+        if not all(getattr(p, "node_local", False) for _, p in active):
+            return None
+        entry = self.equivalence.lookup(pod)
+        if entry.seen < 2:
+            return None
+        snap = self.snapshot
+        m = snap.n
+        names = tuple(p.name for _, p in active)
+        rows = None if entry.filters != names else _dirty_rows(snap, entry, entry.log_position)
+        if rows is None:
+            entry.codes = np.zeros(m, dtype=np.uint8)
+            entry.who = np.full(m, -1, dtype=np.int16)
+            entry.raw = {}
+            entry.scores = ()
+            entry.filters = names
+            entry.node_generation = snap.node_generation
+            entry.resource_version = snap.resources.version
+            self._filter_rows(state, pod, active, slice(0, m), entry.codes, entry.who)
+        elif len(rows):
+            assert entry.codes is not None and entry.who is not None
+            codes = np.zeros(len(rows), dtype=np.uint8)
+            who = np.full(len(rows), -1, dtype=np.int16)
+            self._filter_rows(state, pod, active, rows, codes, who)
+            entry.codes[rows] = codes
+            entry.who[rows] = who
+        entry.log_position = snap.log_position
+        state.write(_ENTRY_KEY, entry)
+        assert entry.who is not None and entry.codes is not None
+        fits = entry.who < 0
+        s = start % m if m else 0
+        found: list[NDArray[np.intp]] = []
+        n_found = 0
+        processed = m
+        for a, b in _segments(s, m, max(2 * num_to_find, 512)):
+            passing = np.flatnonzero(fits[a:b]) + a
+            need = num_to_find - n_found
+            if len(passing) >= need:
+                found.append(passing[:need])
+                n_found += need
+                processed = (int(passing[need - 1]) - s) % m + 1 if need else 0
+                break
+            found.append(passing)
+            n_found += len(passing)
+        feasible = np.concatenate(found) if len(found) != 1 else found[0]
+        codes_now, who_now = entry.codes.copy(), entry.who.copy()
+        unsched: set[str] = set()
+        if not len(feasible):
+            unsched = {self.filters[i].name for i in np.unique(who_now[who_now >= 0]).tolist()}
+
+        def resolve(row: int) -> Status | None:
+            i = int(who_now[row])
+            if i < 0:
+                return None
+            return self._reason(state, pod, i, row, Code(int(codes_now[row])))
+
+        statuses = NodeToStatus.from_arrays(snap.index, codes_now, resolve, None)
+        return FilterOutcome(feasible, processed, statuses, unsched, m)
+
+    def _filter_rows(
+        self,
+        state: CycleState,
+        pod: PodInfo,
+        active: list[tuple[int, Any]],
+        idx: NDArray[np.intp] | slice,
+        codes: NDArray[np.uint8],
+        who: NDArray[np.int16],
+    ) -> None:
+        """Every active filter on rows ``idx``, recording the first rejecter of each row."""
+        nodes = NodeSet(self.snapshot, idx)
+        infos: list[NodeInfo] | None = None
+        for i, plugin in active:
+            if self._vector_filters[i]:
+                out = _call(plugin, "Filter", plugin.filter_nodes, state, pod, nodes)
+                if isinstance(out, Status):
+                    raise _FilterError(out)
+                _record(plugin, i, np.asarray(out), who, codes)
+                continue
+            infos = infos if infos is not None else nodes.infos
+            for k, info in enumerate(infos):
+                if who[k] >= 0:
+                    continue
+                status = _call(plugin, "Filter", plugin.filter, state, pod, info)
+                if status is not None and status.code != Code.SUCCESS:
+                    if status.code == Code.ERROR:
+                        raise _FilterError(status.with_plugin(plugin.name))
+                    codes[k] = status.code
+                    who[k] = i
+
+    def run_score_cached(
+        self, state: CycleState, pod: PodInfo, nodes: NodeSet
+    ) -> ScoreOutcome | None:
+        """``run_score`` from the class's cached raw scores; None when a plugin is not node-local."""
+        entry: ClassEntry | None = state.get(_ENTRY_KEY)
+        skip = state.skip_score_plugins
+        active = [(p, w) for p, w in self.scores if p.name not in skip]
+        if entry is None or not all(getattr(p, "node_local", False) for p, _ in active):
+            return None
+        snap = self.snapshot
+        names = tuple(p.name for p, _ in active)
+        if names != entry.scores:
+            entry.raw = {}
+            entry.scores = names
+        rows = _dirty_rows(snap, entry, entry.score_position)
+        per: list[PluginScores] = []
+        total = np.zeros(len(nodes), dtype=np.int64)
+        idx = nodes.idx
+        for plugin, weight in active:
+            raw = entry.raw.get(plugin.name)
+            if raw is None or rows is None:
+                raw = self._score_rows(state, pod, plugin, NodeSet(snap, slice(0, snap.n)))
+                entry.raw[plugin.name] = raw
+            elif len(rows):
+                raw[rows] = self._score_rows(state, pod, plugin, NodeSet(snap, rows))
+            scores = raw[idx]
+            self._normalize_and_check(state, pod, plugin, scores)
+            total += scores * weight
+            per.append(PluginScores(plugin.name, weight, None, scores))
+        entry.score_position = snap.log_position
+        return ScoreOutcome(total, per)
+
+    def _score_rows(
+        self, state: CycleState, pod: PodInfo, plugin: Any, nodes: NodeSet
+    ) -> NDArray[np.int64]:
+        if hasattr(plugin, "score_nodes"):
+            out = _call(plugin, "Score", plugin.score_nodes, state, pod, nodes)
+            if isinstance(out, Status):
+                raise _FilterError(out)
+            return np.array(out, dtype=np.int64)
+        scores = np.empty(len(nodes), dtype=np.int64)
+        for k, info in enumerate(nodes.infos):
+            v = _call(plugin, "Score", plugin.score, state, pod, info)
+            if isinstance(v, Status):
+                raise _FilterError(v)
+            scores[k] = v
+        return scores
+
+    def _normalize_and_check(
+        self, state: CycleState, pod: PodInfo, plugin: Any, scores: NDArray[np.int64]
+    ) -> None:
+        if hasattr(plugin, "normalize_score"):
+            status = _call(plugin, "NormalizeScore", plugin.normalize_score, state, pod, scores)
+            if status is not None and status.code != Code.SUCCESS:
+                raise _FilterError(status.with_plugin(plugin.name))
+        if len(scores) and (scores.min() < MIN_NODE_SCORE or scores.max() > MAX_NODE_SCORE):
+            bad = scores[(scores < MIN_NODE_SCORE) | (scores > MAX_NODE_SCORE)][0]
+            raise _FilterError(
+                Status(
+                    Code.ERROR,
+                    (
+                        f"plugin {plugin.name!r} returns an invalid score {bad}, it should in "
+                        f"the range of [{MIN_NODE_SCORE}, {MAX_NODE_SCORE}] after normalizing",
+                    ),
+                    plugin.name,
+                )
+            )
+
+    def _nominated_rows(self, pod: PodInfo) -> set[int]:
+        """Rows whose node has pods nominated to it that outrank or equal ``pod``."""
+        nominator = self.handle.nominator
+        if nominator is None or not len(nominator):  # type: ignore[arg-type]
+            return set()
+        rows = set()
+        for name in nominator.nodes_with_nominated_pods():  # type: ignore[attr-defined]
+            row = self.snapshot.index.get(name)
+            if row is not None and any(
+                p.priority >= pod.priority and p.uid != pod.uid
+                for p in nominator.nominated_pods_for_node(name)
+            ):
+                rows.add(row)
+        return rows
+
+    def _recheck_nominated(
+        self,
+        state: CycleState,
+        pod: PodInfo,
+        rows: NDArray[np.intp] | None,
+        passing: NDArray[np.intp],
+        nominated: set[int],
+        codes: NDArray[np.uint8],
+        who: NDArray[np.int16],
+        extra: dict[int, Status],
+    ) -> NDArray[np.intp]:
+        """Upstream RunFilterPluginsWithNominatedPods for the passing nodes that have nominations."""
+        from ksched.framework.nominated import filter_with_nominated_pods
+
+        keep = []
+        names = [p.name for p in self.filters]
+        for pos in passing.tolist():
+            row = pos if rows is None else int(rows[pos])
+            if row in nominated:
+                status = filter_with_nominated_pods(self, state, pod, self.snapshot.nodes[row])
+                if status is not None and status.code != Code.SUCCESS:
+                    if status.code == Code.ERROR:
+                        raise _FilterError(status)
+                    codes[pos] = status.code
+                    who[pos] = names.index(status.plugin) if status.plugin in names else 0
+                    extra[pos] = status
+                    continue
+            keep.append(pos)
+        return np.asarray(keep, dtype=np.intp)
+
+    def _scalar_filter(
+        self,
+        state: CycleState,
+        pod: PodInfo,
+        rows: NDArray[np.intp] | None,
+        passing: NDArray[np.intp],
+        scalar: list[int],
+        need: int,
+        codes: NDArray[np.uint8],
+        who: NDArray[np.int16],
+        statuses: dict[int, Status],
+    ) -> tuple[NDArray[np.intp], int]:
+        """Per-node plugins over the nodes the vectorised ones passed, until ``need`` fit."""
+        infos = self.snapshot.nodes
+        found: list[int] = []
+        last = -1
+        for pos in passing.tolist():
+            if len(found) >= need:
+                break
+            info = infos[pos if rows is None else int(rows[pos])]
+            for i in scalar:
+                plugin = self.filters[i]
+                status = _call(plugin, "Filter", plugin.filter, state, pod, info)
+                if status is not None and status.code != Code.SUCCESS:
+                    if status.code == Code.ERROR:
+                        raise _FilterError(status.with_plugin(plugin.name))
+                    codes[pos] = status.code
+                    who[pos] = i
+                    statuses[pos] = status.with_plugin(plugin.name)
+                    break
+            else:
+                found.append(pos)
+                last = pos
+        if len(found) < need:
+            last = -1
+        return np.asarray(found, dtype=np.intp), last
+
+    def _reason(self, state: CycleState, pod: PodInfo, i: int, row: int, code: Code) -> Status:
+        plugin = self.filters[i]
+        if hasattr(plugin, "filter"):
+            status = _call(plugin, "Filter", plugin.filter, state, pod, self.snapshot.nodes[row])
+            if status is not None and status.code != Code.SUCCESS:
+                return status.with_plugin(plugin.name)  # type: ignore[no-any-return]
+        reason = getattr(plugin, "filter_reason", None) or f"node(s) didn't satisfy plugin {plugin.name}"
+        return Status(code, (reason,), plugin.name)
+
+    def run_filters_on_node(
+        self, state: CycleState, pod: PodInfo, node: NodeInfo
+    ) -> Status | None:
+        """Every Filter plugin on one node, first failure wins (preemption, explain)."""
+        nodes = NodeSet(self.snapshot, np.array([node.index], dtype=np.intp))
+        for i, plugin in enumerate(self.filters):
+            if plugin.name in state.skip_filter_plugins:
+                continue
+            if hasattr(plugin, "filter"):
+                status = _call(plugin, "Filter", plugin.filter, state, pod, node)
+            else:
+                ok = np.asarray(plugin.filter_nodes(state, pod, nodes))
+                status = None
+                if (ok.dtype == np.bool_ and not ok[0]) or (ok.dtype != np.bool_ and ok[0]):
+                    status = self._reason(state, pod, i, node.index, Code(int(ok[0]) or 2))
+            if status is not None and status.code != Code.SUCCESS:
+                return status.with_plugin(plugin.name)  # type: ignore[no-any-return]
+        return None
+
+    def run_post_filter(
+        self, state: CycleState, pod: PodInfo, statuses: NodeToStatus
+    ) -> tuple[PostFilterResult | None, Status]:
+        """Run PostFilter plugins until one succeeds; upstream returns the first non-Unschedulable."""
+        reasons: list[str] = []
+        for plugin in self.post_filter:
+            out = _call(plugin, "PostFilter", plugin.post_filter, state, pod, statuses)
+            if isinstance(out, Status):
+                return None, out
+            result, status = out
+            if status is None or status.code == Code.SUCCESS:
+                return result, Status(Code.SUCCESS, (), plugin.name)
+            if status.code not in (Code.UNSCHEDULABLE, Code.UNSCHEDULABLE_AND_UNRESOLVABLE):
+                return result, status.with_plugin(plugin.name)
+            reasons.extend(status.reasons)
+        return None, Status(Code.UNSCHEDULABLE, tuple(reasons))
+
+    def run_pre_score(self, state: CycleState, pod: PodInfo, nodes: NodeSet) -> Status | None:
+        for plugin in self.pre_score:
+            status = _call(plugin, "PreScore", plugin.pre_score, state, pod, nodes)
+            if status is None:
+                continue
+            if status.code == Code.SKIP:
+                state.skip_score_plugins.add(plugin.name)
+            elif status.code != Code.SUCCESS:
+                return status.with_plugin(plugin.name)  # type: ignore[no-any-return]
+        return None
+
+    def run_score(
+        self, state: CycleState, pod: PodInfo, nodes: NodeSet, keep_raw: bool = False
+    ) -> ScoreOutcome:
+        """Score, normalise, range-check and weigh every plugin (upstream RunScorePlugins)."""
+        total = np.zeros(len(nodes), dtype=np.int64)
+        per: list[PluginScores] = []
+        skip = state.skip_score_plugins
+        for plugin, weight in self.scores:
+            if plugin.name in skip:
+                continue
+            scores = self._score_rows(state, pod, plugin, nodes)
+            raw = scores.copy() if keep_raw else None
+            self._normalize_and_check(state, pod, plugin, scores)
+            total += scores * weight
+            per.append(PluginScores(plugin.name, weight, raw, scores))
+        return ScoreOutcome(total, per)
+
+    # -- reserve / permit / binding cycle ----------------------------------------
+    def run_reserve(self, state: CycleState, pod: PodInfo, node: str) -> Status | None:
+        for plugin in self.reserve:
+            status = _call(plugin, "Reserve", plugin.reserve, state, pod, node)
+            if status is not None and status.code != Code.SUCCESS:
+                return status.with_plugin(plugin.name)  # type: ignore[no-any-return]
+        return None
+
+    def run_unreserve(self, state: CycleState, pod: PodInfo, node: str) -> None:
+        """Every Reserve plugin's Unreserve, in reverse order (they must be idempotent)."""
+        for plugin in reversed(self.reserve):
+            _call(plugin, "Unreserve", plugin.unreserve, state, pod, node)
+
+    def run_permit(self, state: CycleState, pod: PodInfo, node: str) -> Status | None:
+        """Returns None, a rejection, or Wait after registering the pod as waiting."""
+        waits: dict[str, float] = {}
+        for plugin in self.permit:
+            out = _call(plugin, "Permit", plugin.permit, state, pod, node)
+            if isinstance(out, Status):
+                return out
+            status, timeout = out
+            if status is None or status.code == Code.SUCCESS:
+                continue
+            if status.code == Code.WAIT:
+                waits[plugin.name] = min(float(timeout), MAX_PERMIT_TIMEOUT)
+                continue
+            if status.is_rejected:
+                return status.with_plugin(plugin.name)  # type: ignore[no-any-return]
+            return status.with_plugin(plugin.name)  # type: ignore[no-any-return]
+        if waits:
+            now = self.handle.clock.now()
+            wp = WaitingPod(
+                pod,
+                node,
+                pending={n: now + t for n, t in waits.items()},
+                timeouts=dict(waits),
+            )
+            self.handle.waiting_pods.add(wp)
+            return Status(Code.WAIT, ("one or more plugins asked to wait",))
+        return None
+
+    def run_pre_bind(self, state: CycleState, pod: PodInfo, node: str) -> Status | None:
+        for plugin in self.pre_bind:
+            status = _call(plugin, "PreBind", plugin.pre_bind, state, pod, node)
+            if status is not None and status.code != Code.SUCCESS:
+                return status.with_plugin(plugin.name)  # type: ignore[no-any-return]
+        return None
+
+    def run_bind(self, state: CycleState, pod: PodInfo, node: str) -> Status | None:
+        for plugin in self.bind:
+            status = _call(plugin, "Bind", plugin.bind, state, pod, node)
+            if status is not None and status.code == Code.SKIP:
+                continue
+            if status is not None and status.code != Code.SUCCESS:
+                return status.with_plugin(plugin.name)  # type: ignore[no-any-return]
+            return None
+        return SKIP
+
+    def run_post_bind(self, state: CycleState, pod: PodInfo, node: str) -> None:
+        for plugin in self.post_bind:
+            _call(plugin, "PostBind", plugin.post_bind, state, pod, node)
+
+
+class _FilterError(Exception):
+    """Carries an Error status out of a cycle (the scheduler turns it back into a Status)."""
+
+    def __init__(self, status: Status) -> None:
+        super().__init__(str(status))
+        self.status = status
+
+
+CycleError = _FilterError
+
+
+_ENTRY_KEY = "ksched/equivalence-entry"
+
+
+def _dirty_rows(snap: Any, entry: ClassEntry, position: int) -> NDArray[np.intp] | None:
+    """Rows changed since log ``position``; None when the entry must be rebuilt."""
+    if not entry.valid_for(snap):
+        return None
+    changed = snap.rows_changed_since(position)
+    if changed is None:
+        return None
+    if len(changed) > snap.n // 2:
+        return None
+    return np.unique(np.asarray(changed, dtype=np.intp))
+
+
+def _segments(start: int, m: int, chunk: int) -> list[tuple[int, int]]:
+    """[start, m) then [0, start), cut into pieces of at most ``chunk`` positions."""
+    out = [(a, min(a + chunk, m)) for a in range(start, m, chunk)]
+    out += [(a, min(a + chunk, start)) for a in range(0, start, chunk)]
+    return out
+
+
+def _record(
+    plugin: Any,
+    i: int,
+    out: NDArray[Any],
+    who: NDArray[np.int16],
+    codes: NDArray[np.uint8],
+) -> None:
+    """Note plugin ``i`` as the first rejecter of the nodes it fails that nothing failed before."""
+    if out.dtype == np.bool_:
+        if out.all():
+            return
+        newly = ~out & (who < 0)
+        codes[newly] = _UNSCHED
+    else:
+        if not out.any():
+            return
+        if (out == Code.ERROR).any():
+            raise _FilterError(Status(Code.ERROR, ("filter returned Error",), plugin.name))
+        newly = (out != 0) & (who < 0)
+        codes[newly] = out[newly]
+    who[newly] = i
+
+
+def _scatter(
+    values: NDArray[Any], rows: NDArray[np.intp], n: int, fill: int = 0
+) -> NDArray[Any]:
+    out = np.full(n, fill, dtype=values.dtype)
+    out[rows] = values
+    return out

@@ -1,0 +1,5 @@
+"""The scheduler: profiles, queue and snapshot driven one pod at a time."""
+
+from ksched.scheduler.scheduler import Metrics, ScheduleResult, Scheduler, TieBreak
+
+__all__ = ["Metrics", "ScheduleResult", "Scheduler", "TieBreak"]

@@ -1,0 +1,519 @@
+"""The scheduling loop: one pod at a time, as kube-scheduler's ``schedule_one.go``.
+
+A synchronous scheduling cycle (PreFilter, Filter, PostFilter, PreScore,
+Score, Reserve, Permit) is followed by the binding cycle (PreBind, Bind,
+PostBind).  Every failure path unreserves the pod and forgets it from the
+snapshot.  Here the binding cycle runs in the same thread: in replay there
+is nothing to wait for, and a live client may block in ``bind`` instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from ksched.api import Node, Pod
+from ksched.config import KubeSchedulerConfiguration, default_config, resolve_config
+from ksched.config.registry import Registry
+from ksched.framework import events as ev
+from ksched.framework.clock import Clock, SimClock
+from ksched.framework.cycle_state import CycleState
+from ksched.framework.handle import ClusterClient, EventRecorder, Handle
+from ksched.framework.interface import NodeToStatus
+from ksched.framework.nominated import filter_with_nominated_pods
+from ksched.framework.pod_info import PodInfo
+from ksched.framework.queue import SchedulingQueue
+from ksched.framework.queued_pod import QueuedPodInfo
+from ksched.framework.runtime import (
+    CycleError,
+    Framework,
+    ScoreOutcome,
+    num_feasible_nodes_to_find,
+)
+from ksched.framework.snapshot import ClusterSnapshot, NodeSet
+from ksched.framework.status import Code, Status
+from ksched.framework.waiting_pods import WaitingPod
+from ksched.scheduler.explain import Explanation, explain
+from ksched.scheduler.fit_error import Diagnosis, fit_error_message
+
+TieBreak = Literal["random", "smallest-name"]
+
+
+@dataclass(slots=True)
+class ScheduleResult:
+    """Outcome of one scheduling attempt."""
+
+    pod: PodInfo
+    node: str = ""
+    status: Status | None = None
+    evaluated_nodes: int = 0
+    feasible_nodes: int = 0
+    nominated_node: str = ""
+    message: str = ""
+    waiting: bool = False
+
+    @property
+    def scheduled(self) -> bool:
+        return bool(self.node) and self.status is None and not self.waiting
+
+
+@dataclass(slots=True)
+class Metrics:
+    """Counters named after kube-scheduler's metrics (``scheduler_schedule_attempts_total``)."""
+
+    attempts: dict[str, int] = field(
+        default_factory=lambda: {"scheduled": 0, "unschedulable": 0, "error": 0}
+    )
+    preemption_attempts: int = 0
+    preemption_victims: int = 0
+
+
+class _FitError(Exception):
+    def __init__(self, num_nodes: int, diagnosis: Diagnosis) -> None:
+        super().__init__("no fit")
+        self.num_nodes = num_nodes
+        self.diagnosis = diagnosis
+
+    def message(self) -> str:
+        return fit_error_message(self.num_nodes, self.diagnosis)
+
+
+class Scheduler:
+    """Profiles by schedulerName, one queue, one snapshot, one clock."""
+
+    def __init__(
+        self,
+        config: KubeSchedulerConfiguration | None = None,
+        *,
+        registry: Registry | None = None,
+        clock: Clock | None = None,
+        seed: int = 0,
+        client: ClusterClient | None = None,
+        recorder: EventRecorder | None = None,
+        tie_break: TieBreak = "random",
+        explain_messages: bool = True,
+        equivalence_cache: bool = True,
+    ) -> None:
+        from ksched.framework.plugins.registry import default_registry
+
+        self.config = config or default_config()
+        self.registry = registry or default_registry()
+        self.clock = clock or SimClock()
+        self.rng = np.random.default_rng(seed)
+        self.snapshot = ClusterSnapshot()
+        self.tie_break: TieBreak = tie_break
+        self.explain_messages = explain_messages
+        self.equivalence_cache = equivalence_cache
+        self.metrics = Metrics()
+        self.next_start_node_index = 0
+        self.pods: dict[str, PodInfo] = {}
+        self.bound: dict[str, str] = {}
+        self.failures: dict[str, str] = {}
+        from ksched.scheduler.local_client import LocalClient
+
+        self.client: ClusterClient = client or LocalClient(self)
+        self.recorder = recorder
+        resolved = resolve_config(self.config, self.registry)
+        self.profiles: dict[str, Framework] = {}
+        hints: dict[str, list[ev.ClusterEventWithHint]] = {}
+        for profile in resolved:
+            handle = Handle(
+                snapshot=self.snapshot,
+                clock=self.clock,
+                rng=self.rng,
+                client=self.client,
+                recorder=recorder,
+            )
+            fwk = Framework(profile, self.registry, handle)
+            self.profiles[profile.scheduler_name] = fwk
+            for name, registered in fwk.events_to_register().items():
+                hints.setdefault(name, []).extend(registered)
+        first = next(iter(self.profiles.values()))
+        sort = first.queue_sort
+        self.queue = SchedulingQueue(
+            self.clock,
+            less=sort.less if sort is not None else None,
+            sort_key=getattr(sort, "sort_key", None),
+            pre_enqueue=[("PreEnqueue", self._pre_enqueue)],
+            event_hints=hints,
+            initial_backoff=float(self.config.pod_initial_backoff_seconds),
+            max_backoff=float(self.config.pod_max_backoff_seconds),
+        )
+        self.nominator = self.queue.nominator
+        waiting = first.handle.waiting_pods
+        for fwk in self.profiles.values():
+            fwk.handle.nominator = self.nominator
+            fwk.handle.waiting_pods = waiting
+        self.waiting_pods = waiting
+        self._waiting_states: dict[str, tuple[Framework, CycleState, QueuedPodInfo, int]] = {}
+
+    # -- cluster events (upstream eventhandlers.go) --------------------------------
+    def add_node(self, node: Node) -> None:
+        old = self.snapshot.get(node.metadata.name or "")
+        if old is not None:
+            self.update_node(node)
+            return
+        self.snapshot.add_node(node)
+        self.queue.move_all_to_active_or_backoff(ev.NODE_ADD, None, node)
+
+    def add_nodes(self, nodes: Iterable[Node]) -> None:
+        """Add many nodes, then wake the queue once."""
+        for node in nodes:
+            self.snapshot.add_node(node)
+        self.queue.move_all_to_active_or_backoff(ev.NODE_ADD, None, None)
+
+    def update_node(self, node: Node) -> None:
+        info = self.snapshot[node.metadata.name or ""]
+        old = info.node
+        self.snapshot.update_node(node)
+        action = ev.ActionType(0)
+        if old.status.allocatable != node.status.allocatable:
+            action |= ev.ActionType.UPDATE_NODE_ALLOCATABLE
+        if old.metadata.labels != node.metadata.labels:
+            action |= ev.ActionType.UPDATE_NODE_LABEL
+        if old.spec.taints != node.spec.taints or old.spec.unschedulable != node.spec.unschedulable:
+            action |= ev.ActionType.UPDATE_NODE_TAINT
+        if old.status.conditions != node.status.conditions:
+            action |= ev.ActionType.UPDATE_NODE_CONDITION
+        if old.metadata.annotations != node.metadata.annotations:
+            action |= ev.ActionType.UPDATE_NODE_ANNOTATION
+        if action:
+            self.queue.move_all_to_active_or_backoff(ev.node_update_event(action), old, node)
+
+    def remove_node(self, name: str) -> list[PodInfo]:
+        """Delete a node; its pods are deleted too (as the pod GC would), and returned."""
+        info = self.snapshot.get(name)
+        if info is None:
+            return []
+        node = info.node
+        pods = self.snapshot.remove_node(name)
+        for pod in pods:
+            self.pods.pop(pod.key, None)
+            self.bound.pop(pod.key, None)
+        self.queue.move_all_to_active_or_backoff(ev.NODE_DELETE, node, None)
+        return pods
+
+    def add_pod(self, pod: Pod | PodInfo) -> PodInfo:
+        """A new pod: bound ones go into the snapshot, ours into the queue, others nowhere."""
+        info = pod if isinstance(pod, PodInfo) else PodInfo.from_pod(pod)
+        self.pods[info.key] = info
+        node = info.node_name
+        if node:
+            if node in self.snapshot.index:
+                self.snapshot.add_pod(info, node)
+                self.bound[info.key] = node
+            self.queue.move_all_to_active_or_backoff(ev.ASSIGNED_POD_ADD, None, info)
+        elif info.scheduler_name in self.profiles:
+            self.queue.add(info)
+        return info
+
+    def add_pods(self, pods: Iterable[Pod | PodInfo]) -> None:
+        for pod in pods:
+            self.add_pod(pod)
+
+    def delete_pod(self, key: str) -> PodInfo | None:
+        info = self.pods.pop(key, None)
+        if info is None:
+            return None
+        if self.snapshot.node_of(key) is not None:
+            self.snapshot.remove_pod(info)
+            self.bound.pop(key, None)
+            self.queue.move_all_to_active_or_backoff(ev.ASSIGNED_POD_DELETE, info, None)
+        else:
+            wp = self.waiting_pods.get(info.uid)
+            if wp is not None:
+                wp.reject("", "pod deleted while waiting")
+                self._finish_waiting()
+            self.queue.delete(info)
+        self.nominator.delete_nominated_pod_if_exists(info)
+        return info
+
+    def _pre_enqueue(self, pod: PodInfo) -> Status | None:
+        fwk = self.profiles.get(pod.scheduler_name)
+        return None if fwk is None else fwk.run_pre_enqueue(pod)
+
+    # -- the loop ---------------------------------------------------------------------
+    def run(self, max_cycles: int | None = None) -> list[ScheduleResult]:
+        """Schedule until the active queue is empty (timers are honoured, time is not advanced)."""
+        results: list[ScheduleResult] = []
+        while max_cycles is None or len(results) < max_cycles:
+            self.queue.run_timers()
+            self._expire_waiting()
+            result = self.schedule_one()
+            if result is None:
+                break
+            results.append(result)
+        return results
+
+    def schedule_one(self) -> ScheduleResult | None:
+        """Pop one pod and run its scheduling and binding cycles."""
+        qpi = self.queue.pop()
+        if qpi is None:
+            return None
+        pod = qpi.pod_info
+        fwk = self.profiles.get(pod.scheduler_name)
+        if fwk is None or pod.key not in self.pods or pod.key in self.bound:
+            self.queue.done(pod.key)
+            return ScheduleResult(pod, status=Status(Code.ERROR, ("skipped",)))
+        cycle = self.queue.scheduling_cycle
+        state = CycleState()
+        try:
+            result = self.schedule_pod(fwk, state, pod)
+        except _FitError as fit:
+            return self._handle_fit_error(fwk, state, qpi, cycle, fit)
+        except CycleError as err:
+            return self._fail(fwk, qpi, cycle, err.status, str(err.status))
+        return self._assume_and_bind(fwk, state, qpi, cycle, result)
+
+    def schedule_pod(self, fwk: Framework, state: CycleState, pod: PodInfo) -> ScheduleResult:
+        """Find the best node (upstream ``schedulePod``); raises _FitError when none fits."""
+        snap = self.snapshot
+        if snap.n == 0:
+            raise _FitError(0, Diagnosis(NodeToStatus(), set(), "no nodes available to schedule pods"))
+        restrict, status = fwk.run_pre_filter(state, pod)
+        if status is not None:
+            if status.code == Code.ERROR:
+                raise CycleError(status)
+            statuses = NodeToStatus(status)
+            raise _FitError(snap.n, Diagnosis(statuses, {status.plugin}, status.message))
+        nominated = pod.pod.status.nominated_node_name
+        if nominated and nominated in snap.index:
+            info = snap[nominated]
+            if filter_with_nominated_pods(fwk, state, pod, info) is None:
+                return ScheduleResult(pod, nominated, None, 1, 1)
+        considered = snap.n if restrict is None or restrict.node_names is None else len(
+            restrict.node_names
+        )
+        to_find = num_feasible_nodes_to_find(
+            fwk.percentage_of_nodes_to_score
+            if fwk.percentage_of_nodes_to_score is not None
+            else self.config.percentage_of_nodes_to_score,
+            considered,
+        )
+        cached = (
+            self.equivalence_cache
+            and restrict is None
+            and len(self.nominator) == 0
+        )
+        outcome = None
+        if cached:
+            outcome = fwk.find_feasible_cached(state, pod, to_find, self.next_start_node_index)
+        if outcome is None:
+            cached = False
+            outcome = fwk.find_feasible(state, pod, restrict, to_find, self.next_start_node_index)
+        if considered:
+            self.next_start_node_index = (
+                self.next_start_node_index + outcome.processed
+            ) % considered
+        feasible = outcome.feasible
+        if len(feasible) == 0:
+            raise _FitError(
+                snap.n, Diagnosis(outcome.statuses, outcome.unschedulable_plugins)
+            )
+        if len(feasible) == 1:
+            return ScheduleResult(pod, snap.nodes[int(feasible[0])].name, None, outcome.processed, 1)
+        first, last = int(feasible[0]), int(feasible[-1])
+        if last - first + 1 == len(feasible):
+            nodes = NodeSet(snap, slice(first, last + 1))  # contiguous: array views, no copies
+        else:
+            nodes = NodeSet(snap, feasible)
+        status = fwk.run_pre_score(state, pod, nodes)
+        if status is not None:
+            raise CycleError(status)
+        scores = fwk.run_score_cached(state, pod, nodes) if cached else None
+        if scores is None:
+            scores = fwk.run_score(state, pod, nodes)
+        row = self.select_host(nodes, scores)
+        return ScheduleResult(pod, snap.nodes[row].name, None, outcome.processed, len(feasible))
+
+    def select_host(self, nodes: NodeSet, scores: ScoreOutcome) -> int:
+        """Highest total wins; ties by the configured rule (upstream: uniform random)."""
+        total = scores.total
+        best = total.max()
+        top = np.flatnonzero(total == best)
+        rows = nodes.indices
+        if len(top) == 1:
+            return int(rows[top[0]])
+        if self.tie_break == "smallest-name":
+            names = [self.snapshot.nodes[int(rows[k])].name for k in top]
+            return int(rows[top[min(range(len(names)), key=names.__getitem__)]])
+        return int(rows[top[int(self.rng.integers(len(top)))]])
+
+    # -- failure ------------------------------------------------------------------------
+    def _handle_fit_error(
+        self, fwk: Framework, state: CycleState, qpi: QueuedPodInfo, cycle: int, fit: _FitError
+    ) -> ScheduleResult:
+        pod = qpi.pod_info
+        nominated = ""
+        want_message = self.explain_messages or self.recorder is not None
+        # Reasons are read before PostFilter: preemption changes the nodes they describe.
+        filter_message = fit.message() if want_message else ""
+        if fwk.post_filter and fit.num_nodes:
+            self.metrics.preemption_attempts += 1
+            result, status = fwk.run_post_filter(state, pod, fit.diagnosis.statuses)
+            if status.code == Code.SUCCESS and result is not None:
+                nominated = result.nominated_node_name
+                self.metrics.preemption_victims += len(result.victims)
+            elif status.reasons:
+                fit.diagnosis.post_filter_msg = status.message
+        qpi.unschedulable_plugins = set(fit.diagnosis.unschedulable_plugins)
+        message = filter_message
+        if want_message and fit.diagnosis.post_filter_msg:
+            message += f" {fit.diagnosis.post_filter_msg}"
+        res = self._fail(fwk, qpi, cycle, Status(Code.UNSCHEDULABLE, (message,)), message, nominated)
+        res.nominated_node = nominated
+        return res
+
+    def _fail(
+        self,
+        fwk: Framework,
+        qpi: QueuedPodInfo,
+        cycle: int,
+        status: Status,
+        message: str,
+        nominated: str = "",
+    ) -> ScheduleResult:
+        pod = qpi.pod_info
+        if status.code == Code.ERROR:
+            self.metrics.attempts["error"] += 1
+            qpi.unschedulable_plugins = set()
+        else:
+            self.metrics.attempts["unschedulable"] += 1
+        self.failures[pod.key] = message
+        if self.recorder is not None:
+            self.recorder.event(pod, "Warning", "FailedScheduling", "Scheduling", message)
+        self.queue.add_unschedulable_if_not_present(qpi, cycle)
+        if nominated:
+            self.nominator.add_nominated_pod(pod, nominated)
+            self.client.set_nominated_node(pod, nominated)
+        return ScheduleResult(pod, status=status, message=message, nominated_node=nominated)
+
+    # -- reserve, permit, bind -----------------------------------------------------------
+    def _assume_and_bind(
+        self,
+        fwk: Framework,
+        state: CycleState,
+        qpi: QueuedPodInfo,
+        cycle: int,
+        result: ScheduleResult,
+    ) -> ScheduleResult:
+        pod = qpi.pod_info
+        node = result.node
+        self.snapshot.add_pod(pod, node)  # assume
+        self.nominator.delete_nominated_pod_if_exists(pod)
+        status = fwk.run_reserve(state, pod, node)
+        if status is not None:
+            return self._forget(fwk, state, qpi, cycle, node, status)
+        status = fwk.run_permit(state, pod, node)
+        if status is not None and status.code == Code.WAIT:
+            self._waiting_states[pod.uid] = (fwk, state, qpi, cycle)
+            self.queue.done(pod.key)
+            result.waiting = True
+            return result
+        if status is not None:
+            return self._forget(fwk, state, qpi, cycle, node, status)
+        self.queue.done(pod.key)
+        return self._binding_cycle(fwk, state, qpi, cycle, result)
+
+    def _binding_cycle(
+        self,
+        fwk: Framework,
+        state: CycleState,
+        qpi: QueuedPodInfo,
+        cycle: int,
+        result: ScheduleResult,
+    ) -> ScheduleResult:
+        pod = qpi.pod_info
+        node = result.node
+        status = fwk.run_pre_bind(state, pod, node)
+        if status is None:
+            status = fwk.run_bind(state, pod, node)
+        if status is not None:
+            return self._forget(fwk, state, qpi, cycle, node, status, bound_failure=True)
+        self.bound[pod.key] = node
+        self.failures.pop(pod.key, None)
+        self.nominator.delete_nominated_pod_if_exists(pod)
+        self.metrics.attempts["scheduled"] += 1
+        if self.recorder is not None:
+            self.recorder.event(
+                pod,
+                "Normal",
+                "Scheduled",
+                "Binding",
+                f"Successfully assigned {pod.namespace}/{pod.name} to {node}",
+            )
+        fwk.run_post_bind(state, pod, node)
+        result.waiting = False
+        return result
+
+    def _forget(
+        self,
+        fwk: Framework,
+        state: CycleState,
+        qpi: QueuedPodInfo,
+        cycle: int,
+        node: str,
+        status: Status,
+        bound_failure: bool = False,
+    ) -> ScheduleResult:
+        """Every failure after assume: unreserve, forget, requeue (upstream handleBindingCycleError)."""
+        pod = qpi.pod_info
+        fwk.run_unreserve(state, pod, node)
+        self.snapshot.remove_pod(pod)
+        if bound_failure or status.code == Code.ERROR:
+            self.queue.move_all_to_active_or_backoff(ev.ASSIGNED_POD_DELETE, pod, None)
+        if status.plugin and status.code != Code.ERROR:
+            qpi.unschedulable_plugins = {status.plugin}
+        self.queue.done(pod.key)
+        return self._fail(fwk, qpi, cycle, status, status.message)
+
+    # -- waiting pods --------------------------------------------------------------------
+    def _expire_waiting(self) -> None:
+        now = self.clock.now()
+        for wp in self.waiting_pods:
+            wp.expire(now)
+        self._finish_waiting()
+
+    def _finish_waiting(self) -> list[ScheduleResult]:
+        """Run the binding cycle of pods released at Permit, or forget rejected ones."""
+        results = []
+        for wp in self.waiting_pods:
+            if not wp.decided:
+                continue
+            self.waiting_pods.remove(wp.pod.uid)
+            fwk, state, qpi, cycle = self._waiting_states.pop(wp.pod.uid)
+            if wp.outcome is not None:
+                results.append(self._forget(fwk, state, qpi, cycle, wp.node_name, wp.outcome))
+            else:
+                res = ScheduleResult(wp.pod, wp.node_name)
+                results.append(self._binding_cycle(fwk, state, qpi, cycle, res))
+        return results
+
+    def release_waiting(self) -> list[ScheduleResult]:
+        """Call after a plugin allowed or rejected waiting pods (also done each ``run`` step)."""
+        return self._finish_waiting()
+
+    def next_wakeup(self) -> float | None:
+        """Earliest queue timer or Permit deadline, for a discrete-event driver."""
+        times = [t for t in (self.queue.next_timer_at(),) if t is not None]
+        times += [wp.next_deadline for wp in self.waiting_pods]
+        return min(times) if times else None
+
+    def waiting_pod(self, uid: str) -> WaitingPod | None:
+        return self.waiting_pods.get(uid)
+
+    def explain(self, pod: Pod | PodInfo | str) -> Explanation:
+        """Every plugin's verdict and score for ``pod`` (a key ``ns/name`` of a known pod, or a pod)."""
+        if isinstance(pod, str):
+            info = self.pods[pod]
+        elif isinstance(pod, PodInfo):
+            info = pod
+        else:
+            info = PodInfo.from_pod(pod)
+        fwk = self.profiles.get(info.scheduler_name)
+        if fwk is None:
+            raise KeyError(f"no profile for schedulerName {info.scheduler_name!r}")
+        return explain(fwk, info)
