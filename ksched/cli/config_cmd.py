@@ -11,7 +11,9 @@ from ksched.framework.plugins.registry import default_registry
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("config", help="validate a configuration and show its resolved profiles")
-    p.add_argument("file", type=Path, nargs="?", help="KubeSchedulerConfiguration YAML (default: built-in)")
+    p.add_argument(
+        "file", type=Path, nargs="?", help="KubeSchedulerConfiguration YAML (default: built-in)"
+    )
     p.set_defaults(run=run)
 
 

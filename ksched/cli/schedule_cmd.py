@@ -35,10 +35,14 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 def generated_cluster(n_nodes: int, n_pods: int) -> tuple[list[Node], list[Pod]]:
     """scheduler_perf SchedulingBasic: 4 CPU, 32 GiB, 110 pods per node; 100m, 500 MiB per pod."""
     nodes = [
-        Node.model_validate(node_json(f"node-{i}", cpu="4", memory="32Gi", pods=110, zone=f"zone-{i % 3}"))
+        Node.model_validate(
+            node_json(f"node-{i}", cpu="4", memory="32Gi", pods=110, zone=f"zone-{i % 3}")
+        )
         for i in range(n_nodes)
     ]
-    pods = [Pod.model_validate(pod_json(f"pod-{i}", cpu="100m", memory="500Mi")) for i in range(n_pods)]
+    pods = [
+        Pod.model_validate(pod_json(f"pod-{i}", cpu="100m", memory="500Mi")) for i in range(n_pods)
+    ]
     return nodes, pods
 
 
@@ -84,10 +88,16 @@ def run(args: argparse.Namespace) -> int:
         "podsPerSecond": round(len(results) / elapsed, 1) if elapsed > 0 else None,
     }
     if args.output == "json":
-        print(json.dumps({"summary": summary, "bindings": sched.bound, "failures": sched.failures}, indent=2))
+        print(
+            json.dumps(
+                {"summary": summary, "bindings": sched.bound, "failures": sched.failures}, indent=2
+            )
+        )
         return 0
-    print(f"scheduled {summary['scheduled']}/{len(pods)} pods on {len(placed)}/{len(nodes)} nodes "
-          f"in {elapsed:.3f} s ({summary['podsPerSecond']} pods/s)")
+    print(
+        f"scheduled {summary['scheduled']}/{len(pods)} pods on {len(placed)}/{len(nodes)} nodes "
+        f"in {elapsed:.3f} s ({summary['podsPerSecond']} pods/s)"
+    )
     busiest = placed.most_common(5)
     if busiest:
         print("busiest nodes: " + ", ".join(f"{n} ({c})" for n, c in busiest))

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import Enum, IntFlag
+from enum import Enum, IntFlag, StrEnum
 from typing import Any
 
 
-class EventResource(str, Enum):
+class EventResource(StrEnum):
     POD = "Pod"
     ASSIGNED_POD = "AssignedPod"
     UNSCHEDULED_POD = "UnschedulablePod"
@@ -96,9 +96,7 @@ ASSIGNED_POD_DELETE = ClusterEvent(
 ASSIGNED_POD_UPDATE = ClusterEvent(
     EventResource.ASSIGNED_POD, ActionType.UPDATE, "AssignedPodUpdate"
 )
-UNSCHEDULABLE_TIMEOUT = ClusterEvent(
-    EventResource.WILDCARD, ActionType.ALL, "UnschedulableTimeout"
-)
+UNSCHEDULABLE_TIMEOUT = ClusterEvent(EventResource.WILDCARD, ActionType.ALL, "UnschedulableTimeout")
 FORCE_ACTIVATE = ClusterEvent(EventResource.WILDCARD, ActionType.ALL, "ForceActivate")
 WILDCARD_EVENT = ClusterEvent(EventResource.WILDCARD, ActionType.ALL, "WildCardEvent")
 

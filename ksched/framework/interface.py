@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
@@ -35,7 +35,7 @@ MIN_NODE_SCORE = 0
 MAX_TOTAL_SCORE = 2**63 - 1
 
 
-class ExtensionPoint(str, Enum):
+class ExtensionPoint(StrEnum):
     """Names as they appear in ``KubeSchedulerConfiguration.profiles[].plugins``."""
 
     PRE_ENQUEUE = "preEnqueue"
@@ -147,7 +147,7 @@ class NodeToStatus:
 @runtime_checkable
 class PreEnqueuePlugin(Plugin, Protocol):
     def pre_enqueue(self, pod: PodInfo) -> Status | None:
-        """Gate the pod before it enters activeQ; a non-success keeps it out (e.g. schedulingGates)."""
+        """Gate the pod before activeQ; a non-success keeps it out (e.g. schedulingGates)."""
 
 
 @runtime_checkable
@@ -190,7 +190,7 @@ class PreFilterPlugin(Plugin, Protocol):
 @runtime_checkable
 class FilterPlugin(Plugin, Protocol):
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
-        """None when the pod fits ``node``; else Unschedulable, UnschedulableAndUnresolvable or Error."""
+        """None when the pod fits; else Unschedulable, UnschedulableAndUnresolvable or Error."""
 
 
 @runtime_checkable
@@ -217,7 +217,7 @@ class PostFilterPlugin(Plugin, Protocol):
 @runtime_checkable
 class PreScorePlugin(Plugin, Protocol):
     def pre_score(self, state: CycleState, pod: PodInfo, nodes: NodeSet) -> Status | None:
-        """Pod-level work for Score over the feasible ``nodes``; Skip disables this plugin's Score."""
+        """Pod-level work for Score over the feasible nodes; Skip disables this Score."""
 
 
 @runtime_checkable
@@ -254,7 +254,9 @@ class ReservePlugin(Plugin, Protocol):
 
 @runtime_checkable
 class PermitPlugin(Plugin, Protocol):
-    def permit(self, state: CycleState, pod: PodInfo, node_name: str) -> tuple[Status | None, float]:
+    def permit(
+        self, state: CycleState, pod: PodInfo, node_name: str
+    ) -> tuple[Status | None, float]:
         """Approve (None), reject, or Wait up to the returned timeout in seconds."""
 
 

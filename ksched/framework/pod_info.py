@@ -85,7 +85,7 @@ class _Separator:
     raw = "|"
 
 
-_SEPARATOR = _Separator()
+_SEPARATOR: Any = _Separator()
 _REQUESTS_CACHE: dict[tuple[object, ...], tuple[dict[str, int], tuple[int, int]]] = {}
 
 

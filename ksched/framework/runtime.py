@@ -86,7 +86,9 @@ def _call(plugin: Any, point: str, fn: Callable[..., Any], *args: Any) -> Any:
     try:
         return fn(*args)
     except Exception as exc:
-        return Status(Code.ERROR, (f"running {point} plugin {plugin.name!r}: {exc}",), plugin.name, exc)
+        return Status(
+            Code.ERROR, (f"running {point} plugin {plugin.name!r}: {exc}",), plugin.name, exc
+        )
 
 
 class Framework:
@@ -124,15 +126,13 @@ class Framework:
         self.bind = at(ExtensionPoint.BIND)
         self.post_bind = at(ExtensionPoint.POST_BIND)
         self._vector_filters = [hasattr(p, "filter_nodes") for p in self.filters]
-        self._scalar_filters = [
-            i for i, vec in enumerate(self._vector_filters) if not vec
-        ]
+        self._scalar_filters = [i for i, vec in enumerate(self._vector_filters) if not vec]
         self.equivalence = EquivalenceCache()
         handle.framework = self
 
     # -- queueing -------------------------------------------------------------
     def events_to_register(self) -> dict[str, Sequence[ClusterEventWithHint]]:
-        """Each plugin's events; one that registers none gets every event (upstream fillEnqueueExtensions)."""
+        """Each plugin's events; one registering none gets all (upstream fillEnqueueExtensions)."""
         from ksched.framework.events import WILDCARD_EVENT
         from ksched.framework.events import ClusterEventWithHint as Hint
 
@@ -149,7 +149,7 @@ class Framework:
         for plugin in self.pre_enqueue:
             status = _call(plugin, "PreEnqueue", plugin.pre_enqueue, pod)
             if status is not None and status.code != Code.SUCCESS:
-                return status.with_plugin(plugin.name)
+                return status.with_plugin(plugin.name)  # type: ignore[no-any-return]
         return None
 
     # -- scheduling cycle -------------------------------------------------------
@@ -185,7 +185,7 @@ class Framework:
         num_to_find: int | None = None,
         start: int = 0,
     ) -> FilterOutcome:
-        """Filter nodes from row ``start`` on until ``num_to_find`` fit (upstream findNodesThatPassFilters).
+        """Filter from row ``start`` on until ``num_to_find`` fit (findNodesThatPassFilters).
 
         Nodes are taken in upstream's round-robin order, in contiguous chunks
         a few times ``num_to_find`` long: each vectorised plugin answers for a
@@ -210,7 +210,9 @@ class Framework:
             num_to_find = m
         skip = state.skip_filter_plugins
         vector = [
-            (i, p) for i, p in enumerate(self.filters) if self._vector_filters[i] and p.name not in skip
+            (i, p)
+            for i, p in enumerate(self.filters)
+            if self._vector_filters[i] and p.name not in skip
         ]
         scalar = [i for i in self._scalar_filters if self.filters[i].name not in skip]
         codes = np.zeros(m, dtype=np.uint8)
@@ -375,7 +377,7 @@ class Framework:
     def run_score_cached(
         self, state: CycleState, pod: PodInfo, nodes: NodeSet
     ) -> ScoreOutcome | None:
-        """``run_score`` from the class's cached raw scores; None when a plugin is not node-local."""
+        """``run_score`` from the class's cached raw scores; None if a plugin is not node-local."""
         entry: ClassEntry | None = state.get(_ENTRY_KEY)
         skip = state.skip_score_plugins
         active = [(p, w) for p, w in self.scores if p.name not in skip]
@@ -466,7 +468,7 @@ class Framework:
         who: NDArray[np.int16],
         extra: dict[int, Status],
     ) -> NDArray[np.intp]:
-        """Upstream RunFilterPluginsWithNominatedPods for the passing nodes that have nominations."""
+        """Upstream RunFilterPluginsWithNominatedPods on the passing nodes with nominations."""
         from ksched.framework.nominated import filter_with_nominated_pods
 
         keep = []
@@ -528,12 +530,12 @@ class Framework:
             status = _call(plugin, "Filter", plugin.filter, state, pod, self.snapshot.nodes[row])
             if status is not None and status.code != Code.SUCCESS:
                 return status.with_plugin(plugin.name)  # type: ignore[no-any-return]
-        reason = getattr(plugin, "filter_reason", None) or f"node(s) didn't satisfy plugin {plugin.name}"
+        reason = (
+            getattr(plugin, "filter_reason", None) or f"node(s) didn't satisfy plugin {plugin.name}"
+        )
         return Status(code, (reason,), plugin.name)
 
-    def run_filters_on_node(
-        self, state: CycleState, pod: PodInfo, node: NodeInfo
-    ) -> Status | None:
+    def run_filters_on_node(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
         """Every Filter plugin on one node, first failure wins (preemption, explain)."""
         nodes = NodeSet(self.snapshot, np.array([node.index], dtype=np.intp))
         for i, plugin in enumerate(self.filters):
@@ -553,7 +555,7 @@ class Framework:
     def run_post_filter(
         self, state: CycleState, pod: PodInfo, statuses: NodeToStatus
     ) -> tuple[PostFilterResult | None, Status]:
-        """Run PostFilter plugins until one succeeds; upstream returns the first non-Unschedulable."""
+        """PostFilter plugins until one succeeds or returns other than Unschedulable (upstream)."""
         reasons: list[str] = []
         for plugin in self.post_filter:
             out = _call(plugin, "PostFilter", plugin.post_filter, state, pod, statuses)
@@ -714,9 +716,7 @@ def _record(
     who[newly] = i
 
 
-def _scatter(
-    values: NDArray[Any], rows: NDArray[np.intp], n: int, fill: int = 0
-) -> NDArray[Any]:
+def _scatter(values: NDArray[Any], rows: NDArray[np.intp], n: int, fill: int = 0) -> NDArray[Any]:
     out = np.full(n, fill, dtype=values.dtype)
     out[rows] = values
     return out

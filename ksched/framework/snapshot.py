@@ -219,7 +219,7 @@ class ClusterSnapshot:
         self._alloc = grown(self._alloc, r)  # type: ignore[assignment]
         self._req = grown(self._req, r)  # type: ignore[assignment]
         self._nz = grown(self._nz, 2)  # type: ignore[assignment]
-        self._unsched = grown(self._unsched, None)  # type: ignore[assignment]
+        self._unsched = grown(self._unsched, None)
         self._cap = cap
 
     # -- nodes --------------------------------------------------------------
@@ -407,7 +407,7 @@ def host_ports(pod: PodInfo) -> list[HostPort]:
                 if p.host_port:
                     ports.append((p.host_ip or "0.0.0.0", p.protocol or "TCP", p.host_port))
         pod.cache["_host_ports"] = ports
-    return ports  # type: ignore[no-any-return]
+    return ports
 
 
 def affinity_flags(pod: PodInfo) -> tuple[int, int]:

@@ -71,7 +71,9 @@ class Explanation:
             lines.append("Filter")
             width = max(len(n) for n in self.filters)
             for node, verdicts in self.filters.items():
-                failed = [f"{p}: {verdicts[p]}" for p in plugins if verdicts.get(p, PASSED) != PASSED]
+                failed = [
+                    f"{p}: {verdicts[p]}" for p in plugins if verdicts.get(p, PASSED) != PASSED
+                ]
                 lines.append(f"  {node:<{width}}  {'; '.join(failed) if failed else PASSED}")
         if self.scores:
             lines.append("")
@@ -173,7 +175,9 @@ def _filter_one(
     ok = bool(res[0]) if res.dtype == np.bool_ else int(res[0]) == 0
     if ok:
         return None
-    reason = getattr(plugin, "filter_reason", None) or f"node(s) didn't satisfy plugin {plugin.name}"
+    reason = (
+        getattr(plugin, "filter_reason", None) or f"node(s) didn't satisfy plugin {plugin.name}"
+    )
     return Status(Code.UNSCHEDULABLE, (reason,), plugin.name)
 
 

@@ -272,7 +272,9 @@ class Scheduler:
         """Find the best node (upstream ``schedulePod``); raises _FitError when none fits."""
         snap = self.snapshot
         if snap.n == 0:
-            raise _FitError(0, Diagnosis(NodeToStatus(), set(), "no nodes available to schedule pods"))
+            raise _FitError(
+                0, Diagnosis(NodeToStatus(), set(), "no nodes available to schedule pods")
+            )
         restrict, status = fwk.run_pre_filter(state, pod)
         if status is not None:
             if status.code == Code.ERROR:
@@ -284,8 +286,8 @@ class Scheduler:
             info = snap[nominated]
             if filter_with_nominated_pods(fwk, state, pod, info) is None:
                 return ScheduleResult(pod, nominated, None, 1, 1)
-        considered = snap.n if restrict is None or restrict.node_names is None else len(
-            restrict.node_names
+        considered = (
+            snap.n if restrict is None or restrict.node_names is None else len(restrict.node_names)
         )
         to_find = num_feasible_nodes_to_find(
             fwk.percentage_of_nodes_to_score
@@ -293,11 +295,7 @@ class Scheduler:
             else self.config.percentage_of_nodes_to_score,
             considered,
         )
-        cached = (
-            self.equivalence_cache
-            and restrict is None
-            and len(self.nominator) == 0
-        )
+        cached = self.equivalence_cache and restrict is None and len(self.nominator) == 0
         outcome = None
         if cached:
             outcome = fwk.find_feasible_cached(state, pod, to_find, self.next_start_node_index)
@@ -310,11 +308,11 @@ class Scheduler:
             ) % considered
         feasible = outcome.feasible
         if len(feasible) == 0:
-            raise _FitError(
-                snap.n, Diagnosis(outcome.statuses, outcome.unschedulable_plugins)
-            )
+            raise _FitError(snap.n, Diagnosis(outcome.statuses, outcome.unschedulable_plugins))
         if len(feasible) == 1:
-            return ScheduleResult(pod, snap.nodes[int(feasible[0])].name, None, outcome.processed, 1)
+            return ScheduleResult(
+                pod, snap.nodes[int(feasible[0])].name, None, outcome.processed, 1
+            )
         first, last = int(feasible[0]), int(feasible[-1])
         if last - first + 1 == len(feasible):
             nodes = NodeSet(snap, slice(first, last + 1))  # contiguous: array views, no copies
@@ -363,7 +361,9 @@ class Scheduler:
         message = filter_message
         if want_message and fit.diagnosis.post_filter_msg:
             message += f" {fit.diagnosis.post_filter_msg}"
-        res = self._fail(fwk, qpi, cycle, Status(Code.UNSCHEDULABLE, (message,)), message, nominated)
+        res = self._fail(
+            fwk, qpi, cycle, Status(Code.UNSCHEDULABLE, (message,)), message, nominated
+        )
         res.nominated_node = nominated
         return res
 
@@ -459,7 +459,7 @@ class Scheduler:
         status: Status,
         bound_failure: bool = False,
     ) -> ScheduleResult:
-        """Every failure after assume: unreserve, forget, requeue (upstream handleBindingCycleError)."""
+        """Any failure after assume: unreserve, forget, requeue (handleBindingCycleError)."""
         pod = qpi.pod_info
         fwk.run_unreserve(state, pod, node)
         self.snapshot.remove_pod(pod)
@@ -506,7 +506,7 @@ class Scheduler:
         return self.waiting_pods.get(uid)
 
     def explain(self, pod: Pod | PodInfo | str) -> Explanation:
-        """Every plugin's verdict and score for ``pod`` (a key ``ns/name`` of a known pod, or a pod)."""
+        """Every plugin's verdict and score for ``pod`` (a known pod's ``ns/name``, or a pod)."""
         if isinstance(pod, str):
             info = self.pods[pod]
         elif isinstance(pod, PodInfo):

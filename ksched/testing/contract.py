@@ -48,7 +48,7 @@ class PluginUnderTest:
 
 
 def as_plugin(plugin: Any, args: BaseModel | dict[str, Any] | None = None) -> PluginUnderTest:
-    """Accept a module (``NAME``/``new``/``Args``), a module path, a PluginSpec or a PluginUnderTest."""
+    """A module (``NAME``/``new``/``Args``), a module path, a PluginSpec or a PluginUnderTest."""
     if isinstance(plugin, PluginUnderTest):
         return plugin
     if isinstance(plugin, str):
@@ -63,6 +63,7 @@ def as_plugin(plugin: Any, args: BaseModel | dict[str, Any] | None = None) -> Pl
         args = args_type.model_validate(args)
     elif args is None and args_type is not None:
         args = args_type()
+    assert args is None or isinstance(args, BaseModel)
     return PluginUnderTest(name, factory, args)
 
 
@@ -120,7 +121,9 @@ def _prepared_score_state(
 def check_has_name_and_points(put: PluginUnderTest, scenario: Scenario) -> None:
     plugin = put.build(scenario.snapshot())
     assert isinstance(plugin.name, str) and plugin.name, "plugin.name must be a non-empty string"
-    assert plugin.name == put.name, f"plugin.name {plugin.name!r} differs from its NAME {put.name!r}"
+    assert plugin.name == put.name, (
+        f"plugin.name {plugin.name!r} differs from its NAME {put.name!r}"
+    )
     assert implemented_points(plugin), f"{put.name} implements no extension point"
 
 
@@ -181,7 +184,9 @@ def check_scores_in_range(put: PluginUnderTest, scenario: Scenario) -> None:
         scores = _raw_scores(plugin, state, pod, nodes, vector=hasattr(plugin, "score_nodes"))
         if hasattr(plugin, "normalize_score"):
             status = plugin.normalize_score(state, pod, scores)
-            assert status is None or status.code == Code.SUCCESS, f"normalize_score failed: {status}"
+            assert status is None or status.code == Code.SUCCESS, (
+                f"normalize_score failed: {status}"
+            )
         assert scores.dtype == np.int64
         assert ((scores >= MIN_NODE_SCORE) & (scores <= MAX_NODE_SCORE)).all(), (
             f"{put.name}: scores {scores.tolist()} for pod {pod.key} leave [0, 100] after "
@@ -237,7 +242,9 @@ def check_no_mutation(put: PluginUnderTest, scenario: Scenario) -> None:
     for pod in pods:
         _run_all(plugin, pod, snap)
     after = _dump(snap, pods)
-    for what, a, b in zip(("nodes", "bound pods", "incoming pods"), before[:3], after[:3], strict=True):
+    for what, a, b in zip(
+        ("nodes", "bound pods", "incoming pods"), before[:3], after[:3], strict=True
+    ):
         assert a == b, f"{put.name} mutated the {what} (scenario {scenario.name})"
     assert np.array_equal(before[3], after[3]) and np.array_equal(before[4], after[4]), (
         f"{put.name} mutated the snapshot's resource arrays (scenario {scenario.name})"
@@ -253,7 +260,8 @@ def check_deterministic(put: PluginUnderTest, scenario: Scenario) -> None:
             plugin = put.build(snap, seed=7)
             answers.append(_run_all(plugin, scenario.pods()[pod_index], snap))
         assert answers[0] == answers[1], (
-            f"{put.name} is not deterministic for pod {scenario.incoming[pod_index]['metadata']['name']}"
+            f"{put.name} is not deterministic for pod "
+            f"{scenario.incoming[pod_index]['metadata']['name']}"
             f" (scenario {scenario.name}): {answers[0]} vs {answers[1]}"
         )
 
@@ -276,7 +284,9 @@ def check_reserve_unreserve(put: PluginUnderTest, scenario: Scenario) -> None:
             plugin.unreserve(state, pod, info.name)
             plugin.unreserve(state, pod, info.name)
     again = [_run_all(plugin, p, snap) for p in pods]
-    assert baseline == again, f"{put.name}: reserve+unreserve changed later answers (scenario {scenario.name})"
+    assert baseline == again, (
+        f"{put.name}: reserve+unreserve changed later answers (scenario {scenario.name})"
+    )
 
 
 def check_permit_answers(put: PluginUnderTest, scenario: Scenario) -> None:
@@ -287,7 +297,11 @@ def check_permit_answers(put: PluginUnderTest, scenario: Scenario) -> None:
     for pod in scenario.pods():
         status, timeout = plugin.permit(CycleState(), pod, snap.nodes[0].name)
         assert status is None or status.code in (
-            Code.SUCCESS, Code.WAIT, Code.UNSCHEDULABLE, Code.UNSCHEDULABLE_AND_UNRESOLVABLE, Code.ERROR
+            Code.SUCCESS,
+            Code.WAIT,
+            Code.UNSCHEDULABLE,
+            Code.UNSCHEDULABLE_AND_UNRESOLVABLE,
+            Code.ERROR,
         ), f"{put.name}: permit returned {status}"
         assert float(timeout) >= 0, f"{put.name}: negative permit timeout {timeout}"
 
@@ -301,7 +315,9 @@ def check_queue_sort_order(put: PluginUnderTest, scenario: Scenario) -> None:
     for a in queued:
         assert not plugin.less(a, a), f"{put.name}: less(a, a) must be False"
         for b in queued:
-            assert not (plugin.less(a, b) and plugin.less(b, a)), f"{put.name}: less is not asymmetric"
+            assert not (plugin.less(a, b) and plugin.less(b, a)), (
+                f"{put.name}: less is not asymmetric"
+            )
     if hasattr(plugin, "sort_key"):
         for a in queued:
             for b in queued:
@@ -324,7 +340,9 @@ CHECKS: tuple[Check, ...] = (
 
 
 def iter_checks(
-    plugin: Any, args: BaseModel | dict[str, Any] | None = None, scenarios: Sequence[Scenario] | None = None
+    plugin: Any,
+    args: BaseModel | dict[str, Any] | None = None,
+    scenarios: Sequence[Scenario] | None = None,
 ) -> Iterator[tuple[PluginUnderTest, Scenario, Check]]:
     put = as_plugin(plugin, args)
     for scenario in scenarios or default_scenarios():
@@ -333,7 +351,9 @@ def iter_checks(
 
 
 def check_plugin(
-    plugin: Any, args: BaseModel | dict[str, Any] | None = None, scenarios: Sequence[Scenario] | None = None
+    plugin: Any,
+    args: BaseModel | dict[str, Any] | None = None,
+    scenarios: Sequence[Scenario] | None = None,
 ) -> None:
     """Run every applicable contract check; raises AssertionError on the first violation."""
     for put, scenario, check in iter_checks(plugin, args, scenarios):
@@ -348,7 +368,9 @@ def parametrize_with_checks(plugins: Sequence[Any]) -> Any:
     for plugin in plugins:
         for put, scenario, check in iter_checks(plugin):
             cases.append(
-                pytest.param(put, scenario, check, id=f"{put.name}-{scenario.name}-{check.__name__}")
+                pytest.param(
+                    put, scenario, check, id=f"{put.name}-{scenario.name}-{check.__name__}"
+                )
             )
     return pytest.mark.parametrize(("plugin", "scenario", "check"), cases)
 

@@ -87,7 +87,12 @@ def pod_json(
     return {
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": {"name": name, "namespace": "default", "uid": f"uid-{name}", "labels": labels or {}},
+        "metadata": {
+            "name": name,
+            "namespace": "default",
+            "uid": f"uid-{name}",
+            "labels": labels or {},
+        },
         "spec": full_spec,
     }
 
@@ -123,10 +128,14 @@ def _mixed() -> Scenario:
             memory=f"{8 * (1 + i % 3)}Gi",
             zone=zones[i % 3],
             labels={"disktype": "ssd" if i % 2 else "hdd", "rank": str(i)},
-            taints=[{"key": "dedicated", "value": "gpu", "effect": "NoSchedule"}] if i == 5 else
-            [{"key": "flaky", "effect": "PreferNoSchedule"}] if i in (1, 2) else None,
+            taints=[{"key": "dedicated", "value": "gpu", "effect": "NoSchedule"}]
+            if i == 5
+            else [{"key": "flaky", "effect": "PreferNoSchedule"}]
+            if i in (1, 2)
+            else None,
             images=[("registry.k8s.io/pause:3.10", 700_000), ("example.com/app:v1", 300 * 1024**2)]
-            if i % 3 == 0 else None,
+            if i % 3 == 0
+            else None,
             extended={"nvidia.com/gpu": "4"} if i in (4, 5) else None,
             unschedulable=i == 7,
         )
@@ -136,49 +145,125 @@ def _mixed() -> Scenario:
         pod_json(f"web-{i}", cpu="1", memory="2Gi", labels={"app": "web"}, node_name=f"node-{i}")
         for i in (0, 3, 4)
     ] + [
-        pod_json("db-0", cpu="1500m", memory="4Gi", labels={"app": "db"}, node_name="node-2",
-                 host_port=5432, priority=100),
         pod_json(
-            "cache-0", cpu="250m", memory=None, labels={"app": "cache"}, node_name="node-6",
-            affinity={"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
-                {"labelSelector": {"matchLabels": {"app": "web"}},
-                 "topologyKey": "kubernetes.io/hostname"}]}},
+            "db-0",
+            cpu="1500m",
+            memory="4Gi",
+            labels={"app": "db"},
+            node_name="node-2",
+            host_port=5432,
+            priority=100,
+        ),
+        pod_json(
+            "cache-0",
+            cpu="250m",
+            memory=None,
+            labels={"app": "cache"},
+            node_name="node-6",
+            affinity={
+                "podAntiAffinity": {
+                    "requiredDuringSchedulingIgnoredDuringExecution": [
+                        {
+                            "labelSelector": {"matchLabels": {"app": "web"}},
+                            "topologyKey": "kubernetes.io/hostname",
+                        }
+                    ]
+                }
+            },
         ),
     ]
-    spread = [{"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone",
-               "whenUnsatisfiable": "DoNotSchedule",
-               "labelSelector": {"matchLabels": {"app": "web"}}}]
+    spread = [
+        {
+            "maxSkew": 1,
+            "topologyKey": "topology.kubernetes.io/zone",
+            "whenUnsatisfiable": "DoNotSchedule",
+            "labelSelector": {"matchLabels": {"app": "web"}},
+        }
+    ]
     incoming = [
         pod_json("plain"),
         pod_json("besteffort", cpu=None, memory=None),
         pod_json("big", cpu="5", memory="20Gi"),
-        pod_json("gpu", extended={"nvidia.com/gpu": "2"},
-                 tolerations=[{"key": "dedicated", "operator": "Equal", "value": "gpu",
-                               "effect": "NoSchedule"}]),
+        pod_json(
+            "gpu",
+            extended={"nvidia.com/gpu": "2"},
+            tolerations=[
+                {"key": "dedicated", "operator": "Equal", "value": "gpu", "effect": "NoSchedule"}
+            ],
+        ),
         pod_json("tolerate-all", tolerations=[{"operator": "Exists"}]),
         pod_json("ssd", nodeSelector={"disktype": "ssd"}),
-        pod_json("affinity", affinity={"nodeAffinity": {
-            "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
-                {"matchExpressions": [{"key": "rank", "operator": "Gt", "values": ["2"]}]}]},
-            "preferredDuringSchedulingIgnoredDuringExecution": [
-                {"weight": 10, "preference": {"matchExpressions": [
-                    {"key": "topology.kubernetes.io/zone", "operator": "In", "values": ["zone-b"]}]}}],
-        }}),
+        pod_json(
+            "affinity",
+            affinity={
+                "nodeAffinity": {
+                    "requiredDuringSchedulingIgnoredDuringExecution": {
+                        "nodeSelectorTerms": [
+                            {
+                                "matchExpressions": [
+                                    {"key": "rank", "operator": "Gt", "values": ["2"]}
+                                ]
+                            }
+                        ]
+                    },
+                    "preferredDuringSchedulingIgnoredDuringExecution": [
+                        {
+                            "weight": 10,
+                            "preference": {
+                                "matchExpressions": [
+                                    {
+                                        "key": "topology.kubernetes.io/zone",
+                                        "operator": "In",
+                                        "values": ["zone-b"],
+                                    }
+                                ]
+                            },
+                        }
+                    ],
+                }
+            },
+        ),
         pod_json("web-new", labels={"app": "web"}, topologySpreadConstraints=spread),
-        pod_json("web-soft", labels={"app": "web"}, topologySpreadConstraints=[
-            {**spread[0], "whenUnsatisfiable": "ScheduleAnyway"}]),
-        pod_json("anti-web", affinity={"podAntiAffinity": {
-            "requiredDuringSchedulingIgnoredDuringExecution": [
-                {"labelSelector": {"matchLabels": {"app": "web"}},
-                 "topologyKey": "topology.kubernetes.io/zone"}],
-            "preferredDuringSchedulingIgnoredDuringExecution": [
-                {"weight": 50, "podAffinityTerm": {
-                    "labelSelector": {"matchLabels": {"app": "db"}},
-                    "topologyKey": "kubernetes.io/hostname"}}]}}),
-        pod_json("near-db", affinity={"podAffinity": {
-            "requiredDuringSchedulingIgnoredDuringExecution": [
-                {"labelSelector": {"matchLabels": {"app": "db"}},
-                 "topologyKey": "topology.kubernetes.io/zone"}]}}),
+        pod_json(
+            "web-soft",
+            labels={"app": "web"},
+            topologySpreadConstraints=[{**spread[0], "whenUnsatisfiable": "ScheduleAnyway"}],
+        ),
+        pod_json(
+            "anti-web",
+            affinity={
+                "podAntiAffinity": {
+                    "requiredDuringSchedulingIgnoredDuringExecution": [
+                        {
+                            "labelSelector": {"matchLabels": {"app": "web"}},
+                            "topologyKey": "topology.kubernetes.io/zone",
+                        }
+                    ],
+                    "preferredDuringSchedulingIgnoredDuringExecution": [
+                        {
+                            "weight": 50,
+                            "podAffinityTerm": {
+                                "labelSelector": {"matchLabels": {"app": "db"}},
+                                "topologyKey": "kubernetes.io/hostname",
+                            },
+                        }
+                    ],
+                }
+            },
+        ),
+        pod_json(
+            "near-db",
+            affinity={
+                "podAffinity": {
+                    "requiredDuringSchedulingIgnoredDuringExecution": [
+                        {
+                            "labelSelector": {"matchLabels": {"app": "db"}},
+                            "topologyKey": "topology.kubernetes.io/zone",
+                        }
+                    ]
+                }
+            },
+        ),
         pod_json("port", host_port=5432),
         pod_json("image", image="example.com/app:v1"),
         pod_json("urgent", cpu="7", memory="4Gi", priority=1000),

@@ -104,7 +104,11 @@ def test_arrays_match_a_recount_after_any_sequence(sequence: list[tuple[str, int
     for i in range(4):
         snap.add_node(_node(i, extended={"nvidia.com/gpu": "2"} if i % 2 else None))
     pods = {
-        k: _pod(f"p{k}", cpu=f"{100 * (k % 5 + 1)}m", extended={"nvidia.com/gpu": "1"} if k % 7 == 0 else None)
+        k: _pod(
+            f"p{k}",
+            cpu=f"{100 * (k % 5 + 1)}m",
+            extended={"nvidia.com/gpu": "1"} if k % 7 == 0 else None,
+        )
         for k in range(31)
     }
     next_node = 4

@@ -1,4 +1,7 @@
-"""NodeName: a pod naming a node in ``spec.nodeName`` fits only that node (nodename/node_name.go)."""
+"""NodeName: a pod naming a node in ``spec.nodeName`` fits only that node.
+
+Upstream nodename/node_name.go.
+"""
 
 from __future__ import annotations
 

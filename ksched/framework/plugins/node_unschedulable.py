@@ -47,7 +47,9 @@ class NodeUnschedulable:
             ClusterEventWithHint(
                 ClusterEvent(EventResource.NODE, ActionType.ADD | ActionType.UPDATE_NODE_TAINT)
             ),
-            ClusterEventWithHint(ClusterEvent(EventResource.POD, ActionType.UPDATE_POD_TOLERATIONS)),
+            ClusterEventWithHint(
+                ClusterEvent(EventResource.POD, ActionType.UPDATE_POD_TOLERATIONS)
+            ),
         ]
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:

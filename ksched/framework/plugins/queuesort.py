@@ -1,4 +1,7 @@
-"""PrioritySort: higher priority first, then the pod that has waited longest (queuesort/priority_sort.go)."""
+"""PrioritySort: higher priority first, then the longest-waiting pod.
+
+Upstream queuesort/priority_sort.go.
+"""
 
 from __future__ import annotations
 

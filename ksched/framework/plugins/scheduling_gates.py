@@ -1,4 +1,7 @@
-"""SchedulingGates: a pod with ``spec.schedulingGates`` never leaves the queue (schedulinggates/scheduling_gates.go)."""
+"""SchedulingGates: a pod with ``spec.schedulingGates`` never leaves the queue.
+
+Upstream schedulinggates/scheduling_gates.go.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +25,9 @@ class SchedulingGates:
         if not gates:
             return None
         listed = " ".join(g.name for g in gates)
-        return Status(Code.UNSCHEDULABLE_AND_UNRESOLVABLE, (f"waiting for scheduling gates: [{listed}]",))
+        return Status(
+            Code.UNSCHEDULABLE_AND_UNRESOLVABLE, (f"waiting for scheduling gates: [{listed}]",)
+        )
 
     def events_to_register(self) -> list[ClusterEventWithHint]:
         return [

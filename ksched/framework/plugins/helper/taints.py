@@ -8,7 +8,7 @@ from ksched.api import Taint, Toleration
 
 
 def tolerates(toleration: Toleration, taint: Taint) -> bool:
-    """Empty effect/key match anything; operator Exists ignores the value, Equal ('') compares it."""
+    """Empty effect/key match anything; Exists ignores the value, Equal ('') compares it."""
     if toleration.effect and toleration.effect != taint.effect:
         return False
     if toleration.key and toleration.key != taint.key:
@@ -28,7 +28,10 @@ def tolerates_taint(tolerations: Sequence[Toleration], taint: Taint) -> bool:
 def find_untolerated_taint(
     taints: Iterable[Taint], tolerations: Sequence[Toleration], effects: frozenset[str]
 ) -> Taint | None:
-    """First taint with one of ``effects`` that no toleration tolerates (v1helper.FindMatchingUntoleratedTaint)."""
+    """First taint with one of ``effects`` that nothing tolerates.
+
+    Upstream v1helper.FindMatchingUntoleratedTaint.
+    """
     for taint in taints:
         if taint.effect in effects and not tolerates_taint(tolerations, taint):
             return taint

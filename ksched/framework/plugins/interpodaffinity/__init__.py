@@ -2,7 +2,9 @@
 
 ``plugin`` holds the plugin (its ``NAME``, ``Args`` and ``new``); ``filtering``
 and ``scoring`` the two halves of upstream's logic; ``terms`` parses pods'
-terms; ``topology`` keeps the per-topology-pair counts as numpy arrays.
+terms (``selector`` is a minimal label-selector matcher, to be replaced by
+the shared helper); ``topology`` keeps the per-topology-pair counts as numpy
+arrays.
 """
 
 from ksched.framework.plugins.interpodaffinity.plugin import (

@@ -23,8 +23,10 @@ class ResourceSpec:
     weight: int
 
 
-def pod_request_list(pod: PodInfo, resources: tuple[ResourceSpec, ...], use_requested: bool) -> list[int]:
-    """The pod's request per scored resource; kube-scheduler's defaults fill in when not use_requested."""
+def pod_request_list(
+    pod: PodInfo, resources: tuple[ResourceSpec, ...], use_requested: bool
+) -> list[int]:
+    """The pod's request per scored resource; defaults fill in unless ``use_requested``."""
     out = []
     for spec in resources:
         if not use_requested and spec.name == CPU:

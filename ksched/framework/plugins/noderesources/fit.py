@@ -8,7 +8,8 @@ and ``requested_to_capacity_ratio.go``.
 
 from __future__ import annotations
 
-from enum import Enum
+import itertools
+from enum import StrEnum
 from typing import Any, Final
 
 import numpy as np
@@ -43,7 +44,7 @@ MAX_UTILIZATION: Final = 100
 MAX_CUSTOM_PRIORITY_SCORE: Final = 10
 
 
-class ScoringStrategyType(str, Enum):
+class ScoringStrategyType(StrEnum):
     LEAST_ALLOCATED = "LeastAllocated"
     MOST_ALLOCATED = "MostAllocated"
     REQUESTED_TO_CAPACITY_RATIO = "RequestedToCapacityRatio"
@@ -73,7 +74,7 @@ class RequestedToCapacityRatioParam(_Args):
     def _increasing(cls, shape: list[UtilizationShapePoint]) -> list[UtilizationShapePoint]:
         if not shape:
             raise ValueError("at least one point must be specified")
-        for a, b in zip(shape, shape[1:], strict=False):
+        for a, b in itertools.pairwise(shape):
             if b.utilization <= a.utilization:
                 raise ValueError("utilization values must be sorted in increasing order")
         return shape
@@ -94,7 +95,9 @@ class ScoringStrategy(_Args):
             self.type == ScoringStrategyType.REQUESTED_TO_CAPACITY_RATIO
             and self.requested_to_capacity_ratio is None
         ):
-            raise ValueError("requestedToCapacityRatio is required for type RequestedToCapacityRatio")
+            raise ValueError(
+                "requestedToCapacityRatio is required for type RequestedToCapacityRatio"
+            )
         return self
 
 
@@ -108,7 +111,7 @@ Args = NodeResourcesFitArgs
 
 
 def broken_linear(shape: list[tuple[int, int]], p: NDArray[np.int64]) -> NDArray[np.int64]:
-    """Piecewise-linear function through ``shape`` (helper.BuildBrokenLinearFunction), Go integer maths."""
+    """Piecewise-linear through ``shape`` in Go integer maths (helper.BuildBrokenLinearFunction)."""
     out = np.full(p.shape, shape[-1][1], dtype=np.int64)
     done = np.zeros(p.shape, dtype=bool)
     for i, (u, s) in enumerate(shape):
@@ -124,9 +127,9 @@ def broken_linear(shape: list[tuple[int, int]], p: NDArray[np.int64]) -> NDArray
 
 class NodeResourcesFit:
     """Filter on free resources; score by the configured strategy."""
+
     # Verdicts on a node depend only on the pod and that node (see ksched.framework.equivalence).
     node_local = True
-
 
     def __init__(self, args: NodeResourcesFitArgs) -> None:
         self.args = args
@@ -151,10 +154,14 @@ class NodeResourcesFit:
     def events_to_register(self) -> list[ClusterEventWithHint]:
         return [
             ClusterEventWithHint(
-                ClusterEvent(EventResource.POD, ActionType.DELETE | ActionType.UPDATE_POD_SCALE_DOWN)
+                ClusterEvent(
+                    EventResource.POD, ActionType.DELETE | ActionType.UPDATE_POD_SCALE_DOWN
+                )
             ),
             ClusterEventWithHint(
-                ClusterEvent(EventResource.NODE, ActionType.ADD | ActionType.UPDATE_NODE_ALLOCATABLE)
+                ClusterEvent(
+                    EventResource.NODE, ActionType.ADD | ActionType.UPDATE_NODE_ALLOCATABLE
+                )
             ),
         ]
 
@@ -169,7 +176,7 @@ class NodeResourcesFit:
                 if q and is_scalar_resource(r) and not self._ignored(r)
             )
             pod.cache[NAME] = out
-        return out  # type: ignore[no-any-return]
+        return out
 
     def _ignored(self, resource: str) -> bool:
         if "/" not in resource:
@@ -207,8 +214,8 @@ class NodeResourcesFit:
         cols, need = self._columns(pod, snap)
         alloc = snap.allocatable[nodes.idx][:, cols]
         short = snap.requested[nodes.idx][:, cols] + need > alloc
-        bad = short.any(axis=1)
-        out = bad.astype(np.uint8)
+        bad = np.asarray(short.any(axis=1))
+        out: NDArray[np.uint8] = bad.astype(np.uint8)
         if not out.any():
             return out
         out *= np.uint8(Code.UNSCHEDULABLE)
@@ -217,12 +224,14 @@ class NodeResourcesFit:
         out[hard] = np.uint8(Code.UNSCHEDULABLE_AND_UNRESOLVABLE)
         return out
 
-    def _columns(self, pod: PodInfo, snap: ClusterSnapshot) -> tuple[NDArray[np.intp], NDArray[np.int64]]:
+    def _columns(
+        self, pod: PodInfo, snap: ClusterSnapshot
+    ) -> tuple[NDArray[np.intp], NDArray[np.int64]]:
         """Columns Filter checks for this pod (pods first) and the pod's amounts in them."""
-        key = (NAME, "columns")
+        key = NAME + "/columns"
         hit = pod.cache.get(key)
         if hit is not None and hit[0] == snap.resources.version:
-            return hit[1], hit[2]  # type: ignore[no-any-return]
+            return hit[1], hit[2]
         vec = snap.pod_vector(pod)
         cols = [PODS_COL]
         cols += [c for c in (CPU_COL, MEMORY_COL, EPHEMERAL_COL) if vec[c] > 0]
