@@ -27,6 +27,7 @@ from ksched.traces.manifest import (
 from ksched.traces.openb import OPENB_VARIANTS, load_openb, read_openb_nodes, read_openb_pods
 from ksched.traces.registry import (
     ENTRY_POINT_GROUP,
+    Loader,
     TraceRegistry,
     get_loader,
     load,
@@ -51,6 +52,7 @@ __all__ = [
     "GPU_MILLI",
     "OPENB_VARIANTS",
     "ChecksumMismatchError",
+    "Loader",
     "Manifest",
     "ManifestFile",
     "NodeTable",

@@ -2,10 +2,11 @@
 
 Every loader reads its files through here so that all of them fail the same
 way: cells are read as strings (pyarrow's multi-threaded CSV reader, or JSON
-lines), then each column is parsed with one regular expression over the whole
-array. Problems are collected per column and the earliest row wins, so the
-error names the first bad line of the file whatever column it is in. Nothing
-is returned until every check has passed.
+lines), then each column is parsed by one vectorised cast; only when a cast
+fails does a regular expression run over the column to find the bad cells.
+Problems are collected per column and the earliest row wins, so the error
+names the first bad line of the file whatever column it is in. Nothing is
+returned until every check has passed.
 """
 
 from __future__ import annotations
@@ -117,20 +118,21 @@ class _FirstInvalid:
 def _arrow_read(
     path: Path, names: Sequence[str] | None, threads: bool
 ) -> tuple[pa.Table, _FirstInvalid]:
+    """Every cell as text; ``names`` for a headerless file, else the header's."""
     invalid = _FirstInvalid()
     read = pacsv.ReadOptions(
         use_threads=threads, column_names=list(names) if names is not None else None
     )
+    # Blank lines are kept as rows so that row i stays on line i + first line.
     parse = pacsv.ParseOptions(ignore_empty_lines=False, invalid_row_handler=invalid)
     convert = pacsv.ConvertOptions(
-        column_types=None if names is None else dict.fromkeys(names, pa.string()),
+        column_types=dict.fromkeys(
+            names if names is not None else _header(path) or [], pa.string()
+        ),
         strings_can_be_null=False,
         quoted_strings_can_be_null=False,
         null_values=[],
     )
-    if names is None:
-        header = _header(path) or []
-        convert.column_types = dict.fromkeys(header, pa.string())
     table = pacsv.read_csv(path, read_options=read, parse_options=parse, convert_options=convert)
     return table, invalid
 
@@ -362,6 +364,7 @@ class Parser:
             self.flag(~ok, column, reason)
             parsed = pc.cast(pc.if_else(pa.array(ok), arr, pa.scalar("0")), pa.int64())
         if missing is not None:
+            ok &= ~_where(pc.is_null(parsed))  # a filled-in value is not range-checked
             parsed = pc.fill_null(parsed, missing)
         values = np.asarray(parsed.to_numpy(zero_copy_only=False), dtype=np.int64)
         self._bounds(column, values, ok, min_value, max_value)

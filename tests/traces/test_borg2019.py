@@ -135,6 +135,7 @@ COLLECTIONS: list[dict[str, Any]] = [
      "user": "dXNlcg==", "collection_name": "bmFtZQ==", "start_after_collection_ids": [],
      "max_per_machine": "2"},
     {"time": str(700 * US), "type": "0", "collection_id": "8", "max_per_machine": "0"},
+    {"time": str(800 * US), "type": "0", "collection_id": "9", "collection_type": "1"},
 ]  # fmt: skip
 
 

@@ -6,10 +6,14 @@ error must not chain a pandas/pyarrow exception.
 
 from __future__ import annotations
 
+import re
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ksched.traces import (
     TraceFormatError,
@@ -314,3 +318,24 @@ def test_text_that_is_not_utf8(tmp_path: Path, line: int) -> None:
     with pytest.raises(TraceFormatError) as info:
         read_openb_pods(path)
     assert str(info.value) == f"{FILE}:{line}: not UTF-8 text (byte 1 of the line)"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(alphabet="0123456789-+.ex ", max_size=7), min_size=1, max_size=8))
+def test_integer_cells_agree_with_python(cells: list[str]) -> None:
+    """A cpu_milli cell is accepted exactly when Python reads it as an int64 >= 0."""
+
+    def valid(text: str) -> bool:
+        return re.fullmatch(r"-?[0-9]+", text) is not None and 0 <= int(text) < 2**63
+
+    lines = ["sn,cpu_milli,memory_mib,gpu,model"]
+    lines += [f"n{i},{text},1,0," for i, text in enumerate(cells)]
+    with tempfile.TemporaryDirectory() as folder:
+        path = write(Path(folder), lines, "nodes.csv")
+        bad = [i for i, text in enumerate(cells) if not valid(text)]
+        if not bad:
+            assert read_openb_nodes(path).cpu_milli.tolist() == [int(c) for c in cells]
+            return
+        with pytest.raises(TraceFormatError) as info:
+            read_openb_nodes(path)
+    assert (info.value.line, info.value.column) == (bad[0] + 2, "cpu_milli")
