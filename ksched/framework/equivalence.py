@@ -41,6 +41,8 @@ class ClassEntry:
     scores: tuple[str, ...] = ()
     codes: NDArray[np.uint8] | None = None
     who: NDArray[np.int16] | None = None
+    fits: NDArray[np.bool_] | None = None
+    fixed_total: NDArray[np.int64] | None = None
     raw: dict[str, NDArray[np.int64]] = field(default_factory=dict)
 
     def valid_for(self, snap: ClusterSnapshot) -> bool:

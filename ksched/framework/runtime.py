@@ -298,23 +298,27 @@ class Framework:
         if rows is None:
             entry.codes = np.zeros(m, dtype=np.uint8)
             entry.who = np.full(m, -1, dtype=np.int16)
-            entry.raw = {}
+            entry.raw, entry.fixed_total = {}, None
             entry.scores = ()
             entry.filters = names
             entry.node_generation = snap.node_generation
             entry.resource_version = snap.resources.version
             self._filter_rows(state, pod, active, slice(0, m), entry.codes, entry.who)
-        elif len(rows):
+        elif _size(rows):
             assert entry.codes is not None and entry.who is not None
-            codes = np.zeros(len(rows), dtype=np.uint8)
-            who = np.full(len(rows), -1, dtype=np.int16)
+            codes = np.zeros(_size(rows), dtype=np.uint8)
+            who = np.full(_size(rows), -1, dtype=np.int16)
             self._filter_rows(state, pod, active, rows, codes, who)
             entry.codes[rows] = codes
             entry.who[rows] = who
         entry.log_position = snap.log_position
         state.write(_ENTRY_KEY, entry)
         assert entry.who is not None and entry.codes is not None
-        fits = entry.who < 0
+        if rows is None or entry.fits is None:
+            entry.fits = entry.who < 0
+        elif _size(rows):
+            entry.fits[rows] = entry.who[rows] < 0
+        fits = entry.fits
         s = start % m if m else 0
         found: list[NDArray[np.intp]] = []
         n_found = 0
@@ -330,10 +334,11 @@ class Framework:
             found.append(passing)
             n_found += len(passing)
         feasible = np.concatenate(found) if len(found) != 1 else found[0]
+        if len(feasible):
+            # Statuses are read only when nothing fits; skip building them.
+            return FilterOutcome(feasible, processed, NodeToStatus(), set(), m)
         codes_now, who_now = entry.codes.copy(), entry.who.copy()
-        unsched: set[str] = set()
-        if not len(feasible):
-            unsched = {self.filters[i].name for i in np.unique(who_now[who_now >= 0]).tolist()}
+        unsched = {self.filters[i].name for i in np.unique(who_now[who_now >= 0]).tolist()}
 
         def resolve(row: int) -> Status | None:
             i = int(who_now[row])
@@ -386,23 +391,45 @@ class Framework:
         snap = self.snapshot
         names = tuple(p.name for p, _ in active)
         if names != entry.scores:
-            entry.raw = {}
+            entry.raw, entry.fixed_total = {}, None
             entry.scores = names
         rows = _dirty_rows(snap, entry, entry.score_position)
-        per: list[PluginScores] = []
-        total = np.zeros(len(nodes), dtype=np.int64)
-        idx = nodes.idx
-        for plugin, weight in active:
+        rebuilt = rows is None or entry.fixed_total is None
+        fixed = [(p, w) for p, w in active if not hasattr(p, "normalize_score")]
+        for plugin, _ in active:
             raw = entry.raw.get(plugin.name)
             if raw is None or rows is None:
                 raw = self._score_rows(state, pod, plugin, NodeSet(snap, slice(0, snap.n)))
                 entry.raw[plugin.name] = raw
-            elif len(rows):
-                raw[rows] = self._score_rows(state, pod, plugin, NodeSet(snap, rows))
-            scores = raw[idx]
-            self._normalize_and_check(state, pod, plugin, scores)
-            total += scores * weight
-            per.append(PluginScores(plugin.name, weight, None, scores))
+                rebuilt = True
+                fresh = raw
+            elif _size(rows):
+                fresh = self._score_rows(state, pod, plugin, NodeSet(snap, rows))
+                raw[rows] = fresh
+            else:
+                continue
+            if not hasattr(plugin, "normalize_score"):
+                self._normalize_and_check(state, pod, plugin, fresh)  # cached values stay checked
+        # Plugins without NormalizeScore add up once per changed row, not once per cycle.
+        if rebuilt:
+            entry.fixed_total = np.zeros(snap.n, dtype=np.int64)
+            for plugin, weight in fixed:
+                entry.fixed_total += entry.raw[plugin.name] * weight
+        elif rows is not None and _size(rows):
+            assert entry.fixed_total is not None
+            part = np.zeros(_size(rows), dtype=np.int64)
+            for plugin, weight in fixed:
+                part += entry.raw[plugin.name][rows] * weight
+            entry.fixed_total[rows] = part
+        assert entry.fixed_total is not None
+        total = entry.fixed_total[nodes.idx].copy()
+        per: list[PluginScores] = []
+        for plugin, weight in active:
+            if hasattr(plugin, "normalize_score"):
+                scores = entry.raw[plugin.name][nodes.idx].copy()
+                self._normalize_and_check(state, pod, plugin, scores)
+                total += scores * weight
+                per.append(PluginScores(plugin.name, weight, None, scores))
         entry.score_position = snap.log_position
         return ScoreOutcome(total, per)
 
@@ -674,7 +701,7 @@ CycleError = _FilterError
 _ENTRY_KEY = "ksched/equivalence-entry"
 
 
-def _dirty_rows(snap: Any, entry: ClassEntry, position: int) -> NDArray[np.intp] | None:
+def _dirty_rows(snap: Any, entry: ClassEntry, position: int) -> NDArray[np.intp] | slice | None:
     """Rows changed since log ``position``; None when the entry must be rebuilt."""
     if not entry.valid_for(snap):
         return None
@@ -683,7 +710,16 @@ def _dirty_rows(snap: Any, entry: ClassEntry, position: int) -> NDArray[np.intp]
         return None
     if len(changed) > snap.n // 2:
         return None
+    if len(changed) < 64:
+        rows = sorted(set(changed))
+        if rows and rows[-1] - rows[0] + 1 == len(rows):
+            return slice(rows[0], rows[-1] + 1)  # contiguous (typically one row): views, no copies
+        return np.array(rows, dtype=np.intp)
     return np.unique(np.asarray(changed, dtype=np.intp))
+
+
+def _size(rows: NDArray[np.intp] | slice) -> int:
+    return rows.stop - rows.start if isinstance(rows, slice) else len(rows)
 
 
 def _segments(start: int, m: int, chunk: int) -> list[tuple[int, int]]:
