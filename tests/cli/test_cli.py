@@ -78,9 +78,9 @@ def test_explain_prints_each_plugin(tmp_path: Path, capsys: pytest.CaptureFixtur
     ("text", "expected"),
     [
         pytest.param(
-            GOOD.replace("NodeResourcesFit", "NodeResourcesFitt"),
-            'pluginConfig[0]',
-            id="unknown-plugin-config",
+            GOOD + "  - name: NodeResourcesFit\n    args: {}\n",
+            "pluginConfig[1]",
+            id="repeated-plugin-config",
         ),
         pytest.param(
             GOOD.replace("MostAllocated", "Mostly"),

@@ -1075,7 +1075,21 @@ def test_e2e_pdb_steers_preemption_to_the_other_node() -> None:
         ),
         pytest.param(
             {"labels": {"disk": "hdd"}},
-            {"nodeSelector": {"disk": "ssd"}},
+            {
+                "affinity": {
+                    "nodeAffinity": {
+                        "requiredDuringSchedulingIgnoredDuringExecution": {
+                            "nodeSelectorTerms": [
+                                {
+                                    "matchExpressions": [
+                                        {"key": "disk", "operator": "NotIn", "values": ["hdd"]}
+                                    ]
+                                }
+                            ]
+                        }
+                    }
+                }
+            },
             names.NODE_AFFINITY,
             id="node-affinity",
         ),

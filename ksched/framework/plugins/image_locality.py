@@ -36,7 +36,10 @@ def _images(pod: PodInfo) -> tuple[list[str], int]:
     if hit is None:
         spec = pod.pod.spec
         containers = [*spec.init_containers, *spec.containers]
-        hit = ([normalized_image_name(c.image or "") for c in containers if c.image], len(containers))
+        hit = (
+            [normalized_image_name(c.image or "") for c in containers if c.image],
+            len(containers),
+        )
         pod.cache[NAME] = hit
     return hit  # type: ignore[no-any-return]
 
@@ -59,7 +62,9 @@ class ImageLocality:
     def name(self) -> str:
         return NAME
 
-    def _image_rows(self, snap: ClusterSnapshot) -> dict[str, tuple[NDArray[np.intp], NDArray[np.int64]]]:
+    def _image_rows(
+        self, snap: ClusterSnapshot
+    ) -> dict[str, tuple[NDArray[np.intp], NDArray[np.int64]]]:
         """Image name -> (rows holding it, size on each), rebuilt when nodes change."""
         if self._index is not None and self._index[0] == snap.node_generation:
             return self._index[1]
@@ -71,7 +76,8 @@ class ImageLocality:
                     r.append(info.index)
                     s.append(image.size_bytes or 0)
         index = {
-            name: (np.array(r, dtype=np.intp), np.array(s, dtype=np.int64)) for name, (r, s) in rows.items()
+            name: (np.array(r, dtype=np.intp), np.array(s, dtype=np.int64))
+            for name, (r, s) in rows.items()
         }
         self._index = (snap.node_generation, index)
         return index

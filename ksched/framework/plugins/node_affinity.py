@@ -58,7 +58,9 @@ def _required(pod: PodInfo) -> _Required:
         sel: NodeSelector | None = (
             node_aff.required_during_scheduling_ignored_during_execution if node_aff else None
         )
-        hit = _Required(dict(pod.pod.spec.node_selector), None if sel is None else list(sel.node_selector_terms))
+        hit = _Required(
+            dict(pod.pod.spec.node_selector), None if sel is None else list(sel.node_selector_terms)
+        )
         pod.cache[NAME] = hit
     return hit  # type: ignore[no-any-return]
 

@@ -54,7 +54,9 @@ def term_matches(term: NodeSelectorTerm, labels: Mapping[str, str], node_name: s
     )
 
 
-def terms_match(terms: Sequence[NodeSelectorTerm], labels: Mapping[str, str], node_name: str) -> bool:
+def terms_match(
+    terms: Sequence[NodeSelectorTerm], labels: Mapping[str, str], node_name: str
+) -> bool:
     return any(term_matches(t, labels, node_name) for t in terms)
 
 
@@ -75,7 +77,11 @@ def _requirement_mask(
     if op in ("Gt", "Lt") and len(req.values) == 1 and _int(req.values[0]) is not None:
         want = _int(req.values[0])
         assert want is not None
-        ok = [(_int(v) is not None) and ((_int(v) or 0) > want if op == "Gt" else (_int(v) or 0) < want) for v in table]
+        ok = [
+            (_int(v) is not None)
+            and ((_int(v) or 0) > want if op == "Gt" else (_int(v) or 0) < want)
+            for v in table
+        ]
         return np.array([*ok, False], dtype=bool)[codes]
     return np.zeros(len(codes), dtype=bool)
 
@@ -99,7 +105,9 @@ def terms_mask(
                 continue
             if names is None:
                 names = np.array([i.name for i in nodes.infos], dtype=object)
-            ok &= np.array([requirement_matches(req, {"metadata.name": n}) for n in names], dtype=bool)
+            ok &= np.array(
+                [requirement_matches(req, {"metadata.name": n}) for n in names], dtype=bool
+            )
         out |= ok
     return out
 
