@@ -57,7 +57,13 @@ def test_schedule_with_config_and_cluster_file(
 ) -> None:
     (tmp_path / "c.yaml").write_text(GOOD)
     (tmp_path / "cluster.yaml").write_text(CLUSTER)
-    args = ["schedule", "--config", str(tmp_path / "c.yaml"), "--cluster", str(tmp_path / "cluster.yaml")]
+    args = [
+        "schedule",
+        "--config",
+        str(tmp_path / "c.yaml"),
+        "--cluster",
+        str(tmp_path / "cluster.yaml"),
+    ]
     assert main([*args, "--output", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["bindings"] == {"default/web": "big"}
 
@@ -68,7 +74,20 @@ def test_explain_prints_each_plugin(tmp_path: Path, capsys: pytest.CaptureFixtur
     out = capsys.readouterr().out
     assert "Insufficient cpu" in out
     assert "NodeResourcesBalancedAllocation" in out
-    assert main(["explain", "--cluster", str(tmp_path / "cluster.yaml"), "--pod", "web", "--output", "json"]) == 0
+    assert (
+        main(
+            [
+                "explain",
+                "--cluster",
+                str(tmp_path / "cluster.yaml"),
+                "--pod",
+                "web",
+                "--output",
+                "json",
+            ]
+        )
+        == 0
+    )
     data = json.loads(capsys.readouterr().out)
     assert data["filter"]["small"]["NodeResourcesFit"] == "Insufficient cpu"
     assert data["feasible"] == ["big"]
@@ -88,7 +107,8 @@ def test_explain_prints_each_plugin(tmp_path: Path, capsys: pytest.CaptureFixtur
             id="bad-args",
         ),
         pytest.param(
-            GOOD + "  plugins:\n    score:\n      enabled:\n      - name: ImageLocality\n        weight: 101\n",
+            GOOD
+            + "  plugins:\n    score:\n      enabled:\n      - name: ImageLocality\n        weight: 101\n",
             "weight",
             id="bad-weight",
         ),
@@ -113,7 +133,9 @@ def test_bad_config_is_one_clear_line(
     assert "Traceback" not in err
 
 
-def test_bad_cluster_file_names_the_field(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_cluster_file_names_the_field(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "cluster.yaml"
     path.write_text(CLUSTER.replace('cpu: "2"', "cpu: 2x"))
     assert main(["schedule", "--cluster", str(path)]) == 2

@@ -41,7 +41,7 @@ def _images(pod: PodInfo) -> tuple[list[str], int]:
             len(containers),
         )
         pod.cache[NAME] = hit
-    return hit  # type: ignore[no-any-return]
+    return hit
 
 
 def calculate_priority(sum_scores: NDArray[np.int64], num_containers: int) -> NDArray[np.int64]:
@@ -57,6 +57,8 @@ class ImageLocality:
 
     def __init__(self) -> None:
         self._index: tuple[int, dict[str, tuple[NDArray[np.intp], NDArray[np.int64]]]] | None = None
+        # Scores depend on the images and the node set only: cached per image list.
+        self._totals: dict[tuple[str | int, ...], tuple[int, NDArray[np.int64]]] = {}
 
     @property
     def name(self) -> str:
@@ -100,14 +102,21 @@ class ImageLocality:
         if not containers:
             return np.zeros(len(nodes), dtype=np.int64)
         snap = nodes.snapshot
-        index = self._image_rows(snap)
-        total = np.zeros(snap.n, dtype=np.int64)
-        for name in images:
-            hit = index.get(name)
-            if hit is not None:
-                spread = snap.image_nodes.get(name, 0) / snap.n
-                total[hit[0]] += (hit[1] * spread).astype(np.int64)
-        return calculate_priority(total[nodes.idx], containers)
+        key: tuple[str | int, ...] = (*images, containers)
+        cached = self._totals.get(key)
+        if cached is None or cached[0] != snap.node_generation:
+            index = self._image_rows(snap)
+            total = np.zeros(snap.n, dtype=np.int64)
+            for name in images:
+                hit = index.get(name)
+                if hit is not None:
+                    spread = snap.image_nodes.get(name, 0) / snap.n
+                    total[hit[0]] += (hit[1] * spread).astype(np.int64)
+            if len(self._totals) > 1024:
+                self._totals.clear()
+            cached = (snap.node_generation, calculate_priority(total, containers))
+            self._totals[key] = cached
+        return cached[1][nodes.idx]
 
 
 def new(args: Any, handle: Any) -> ImageLocality:

@@ -62,7 +62,7 @@ def _required(pod: PodInfo) -> _Required:
             dict(pod.pod.spec.node_selector), None if sel is None else list(sel.node_selector_terms)
         )
         pod.cache[NAME] = hit
-    return hit  # type: ignore[no-any-return]
+    return hit
 
 
 def _preferred(pod: PodInfo) -> list[PreferredSchedulingTerm]:

@@ -117,8 +117,11 @@ class TaintToleration:
         if not table.hard.any():
             return np.zeros(len(nodes), dtype=np.uint8)
         bad = table.hard & ~self._tolerated(pod, table, prefer=False)
-        hit = table.incidence[nodes.idx][:, bad].any(axis=1)
-        return hit.astype(np.uint8) * np.uint8(Code.UNSCHEDULABLE_AND_UNRESOLVABLE)
+        hit = np.asarray(table.incidence[nodes.idx][:, bad].any(axis=1))
+        out: NDArray[np.uint8] = hit.astype(np.uint8) * np.uint8(
+            Code.UNSCHEDULABLE_AND_UNRESOLVABLE
+        )
+        return out
 
     # -- score --------------------------------------------------------------------
     def pre_score(self, state: CycleState, pod: PodInfo, nodes: NodeSet) -> Status | None:
@@ -140,7 +143,8 @@ class TaintToleration:
         if not table.prefer.any():
             return np.zeros(len(nodes), dtype=np.int64)
         counted = table.prefer & ~self._tolerated(pod, table, prefer=True)
-        return table.incidence[nodes.idx][:, counted].sum(axis=1).astype(np.int64)
+        counts: NDArray[np.int64] = table.incidence[nodes.idx][:, counted].sum(axis=1)
+        return counts.astype(np.int64)
 
     def normalize_score(
         self, state: CycleState, pod: PodInfo, scores: NDArray[np.int64]

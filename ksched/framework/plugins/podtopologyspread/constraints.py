@@ -76,7 +76,7 @@ def has_all_keys(labels: dict[str, str], constraints: list[Constraint]) -> bool:
 
 
 def included(c: Constraint, pod: PodInfo, node: NodeInfo) -> bool:
-    """matchNodeInclusionPolicies: the node passes the pod's required affinity / taints, if honoured."""
+    """matchNodeInclusionPolicies: the node passes the honoured required affinity / taints."""
     if c.honor_affinity:
         spec = pod.pod.spec
         if any(node.labels.get(k) != v for k, v in spec.node_selector.items()):

@@ -3,7 +3,7 @@
 Filter (DoNotSchedule): ``count(node's domain) + selfMatch - globalMin <= maxSkew``,
 with ``globalMin`` 0 while fewer than ``minDomains`` domains exist
 (upstream podtopologyspread/filtering.go).  Score (ScheduleAnyway): per
-constraint ``count × log(domains + 2) + maxSkew - 1``, then inverted so the
+constraint ``count * log(domains + 2) + maxSkew - 1``, then inverted so the
 emptiest domain scores 100 (scoring.go).  Only nodes carrying every
 constraint key, and passing the inclusion policies, count.
 """
@@ -46,7 +46,7 @@ _PRE_SCORE_KEY: Final = "PreScore" + NAME
 
 
 class PodTopologySpreadArgs(BaseModel):
-    """Upstream's args; ksched has no Service/ReplicaSet listers, so system defaults select nothing."""
+    """Upstream's args; with no Service/ReplicaSet listers, system defaults select nothing."""
 
     model_config = ConfigDict(
         extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=True
@@ -263,7 +263,7 @@ class PodTopologySpread:
             else:
                 cnt = int(s.pair_counts[i][int(s.codes[i][node.index])])
             total += cnt * s.weights[i] + float(c.max_skew - 1)
-        return int(math.floor(total + 0.5))
+        return math.floor(total + 0.5)
 
     def score_nodes(self, state: CycleState, pod: PodInfo, nodes: NodeSet) -> NDArray[np.int64]:
         s: _ScoreState = state.read(_PRE_SCORE_KEY)
