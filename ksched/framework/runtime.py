@@ -156,26 +156,46 @@ class Framework:
     def run_pre_filter(
         self, state: CycleState, pod: PodInfo
     ) -> tuple[PreFilterResult | None, Status | None]:
-        """Run PreFilter; returns the merged node restriction, or the rejecting status."""
+        """Run PreFilter as upstream RunPreFilterPlugins.
+
+        Unschedulable does not stop the loop (preemption needs every plugin's
+        state, kubernetes#119770): the last one is returned.
+        UnschedulableAndUnresolvable stops it; an empty merged node
+        restriction is UnschedulableAndUnresolvable naming its plugins.
+        """
         merged: PreFilterResult | None = None
+        with_nodes: list[str] = []
+        returned: Status | None = None
         nodes = self.snapshot.all_nodes()
         for plugin in self.pre_filter:
             out = _call(plugin, "PreFilter", plugin.pre_filter, state, pod, nodes)
             if isinstance(out, Status):
                 return None, out
             result, status = out
-            if status is not None:
+            if status is not None and status.code != Code.SUCCESS:
                 if status.code == Code.SKIP:
                     state.skip_filter_plugins.add(plugin.name)
                     continue
-                if status.code != Code.SUCCESS:
-                    return None, status.with_plugin(plugin.name)
+                status = status.with_plugin(plugin.name)
+                if status.code == Code.UNSCHEDULABLE_AND_UNRESOLVABLE:
+                    return None, status
+                if status.code == Code.UNSCHEDULABLE:
+                    returned = status
+                    continue
+                return None, _wrapped(status, f'running PreFilter plugin "{plugin.name}"')
             if result is not None and result.node_names is not None:
+                with_nodes.append(plugin.name)
                 merged = result if merged is None else merged.merge(result)
                 if not merged.node_names:
-                    msg = "node(s) didn't satisfy plugin(s) [" + plugin.name + "]"
+                    msg = (
+                        f"node(s) didn't satisfy plugin {with_nodes[0]}"
+                        if len(with_nodes) == 1
+                        else "node(s) didn't satisfy plugin(s) "
+                        f"[{' '.join(with_nodes)}] simultaneously"
+                    )
                     return merged, Status(Code.UNSCHEDULABLE_AND_UNRESOLVABLE, (msg,), plugin.name)
-        return merged, None
+        state.write(_PLUGINS_WITH_NODES, with_nodes)
+        return merged, returned
 
     def find_feasible(
         self,
@@ -201,9 +221,10 @@ class Framework:
                 (snap.index[n] for n in restrict.node_names if n in snap.index), dtype=np.intp
             )
             rows.sort()
+            named = " ".join(state.get(_PLUGINS_WITH_NODES) or ())
             absent = Status(
                 Code.UNSCHEDULABLE_AND_UNRESOLVABLE,
-                ("node(s) didn't satisfy plugin(s) [PreFilterResult]",),
+                (f"node(s) didn't satisfy plugin(s) [{named}]",),
             )
         m = snap.n if rows is None else len(rows)
         if num_to_find is None or num_to_find > m:
@@ -252,12 +273,14 @@ class Framework:
             if n_found >= num_to_find and last >= 0:
                 processed = (last - s) % m + 1
                 break
-        feasible = np.concatenate(found) if len(found) != 1 else found[0]
+        feasible = _joined(found)
         if rows is not None:
             feasible = rows[feasible]
         unsched: set[str] = set()
         if not len(feasible):
             unsched = {self.filters[i].name for i in np.unique(who[who >= 0]).tolist()}
+            if rows is not None:
+                unsched |= set(state.get(_PLUGINS_WITH_NODES) or ())
         row_codes = codes if rows is None else _scatter(codes, rows, snap.n)
         row_who = who if rows is None else _scatter(who, rows, snap.n, fill=-1)
         if rows is not None:
@@ -333,7 +356,7 @@ class Framework:
                 break
             found.append(passing)
             n_found += len(passing)
-        feasible = np.concatenate(found) if len(found) != 1 else found[0]
+        feasible = _joined(found)
         if len(feasible):
             # Statuses are read only when nothing fits; skip building them.
             return FilterOutcome(feasible, processed, NodeToStatus(), set(), m)
@@ -375,7 +398,7 @@ class Framework:
                 status = _call(plugin, "Filter", plugin.filter, state, pod, info)
                 if status is not None and status.code != Code.SUCCESS:
                     if status.code == Code.ERROR:
-                        raise _FilterError(status.with_plugin(plugin.name))
+                        raise _FilterError(_filter_failure(status, plugin.name))
                     codes[k] = status.code
                     who[k] = i
 
@@ -462,7 +485,8 @@ class Framework:
                 Status(
                     Code.ERROR,
                     (
-                        f"plugin {plugin.name!r} returns an invalid score {bad}, it should in "
+                        "applying score defaultWeights on Score plugins: "
+                        f'plugin "{plugin.name}" returns an invalid score {bad}, it should in '
                         f"the range of [{MIN_NODE_SCORE}, {MAX_NODE_SCORE}] after normalizing",
                     ),
                     plugin.name,
@@ -539,7 +563,7 @@ class Framework:
                 status = _call(plugin, "Filter", plugin.filter, state, pod, info)
                 if status is not None and status.code != Code.SUCCESS:
                     if status.code == Code.ERROR:
-                        raise _FilterError(status.with_plugin(plugin.name))
+                        raise _FilterError(_filter_failure(status, plugin.name))
                     codes[pos] = status.code
                     who[pos] = i
                     statuses[pos] = status.with_plugin(plugin.name)
@@ -629,7 +653,7 @@ class Framework:
         for plugin in self.reserve:
             status = _call(plugin, "Reserve", plugin.reserve, state, pod, node)
             if status is not None and status.code != Code.SUCCESS:
-                return status.with_plugin(plugin.name)  # type: ignore[no-any-return]
+                return _point_failure(status, plugin.name, "Reserve")
         return None
 
     def run_unreserve(self, state: CycleState, pod: PodInfo, node: str) -> None:
@@ -678,7 +702,7 @@ class Framework:
             if status is not None and status.code == Code.SKIP:
                 continue
             if status is not None and status.code != Code.SUCCESS:
-                return status.with_plugin(plugin.name)  # type: ignore[no-any-return]
+                return _point_failure(status, plugin.name, "Bind")
             return None
         return SKIP
 
@@ -699,6 +723,7 @@ CycleError = _FilterError
 
 
 _ENTRY_KEY = "ksched/equivalence-entry"
+_PLUGINS_WITH_NODES = "ksched/pre-filter-plugins-with-nodes"
 
 
 def _dirty_rows(snap: Any, entry: ClassEntry, position: int) -> NDArray[np.intp] | slice | None:
@@ -720,6 +745,33 @@ def _dirty_rows(snap: Any, entry: ClassEntry, position: int) -> NDArray[np.intp]
 
 def _size(rows: NDArray[np.intp] | slice) -> int:
     return rows.stop - rows.start if isinstance(rows, slice) else len(rows)
+
+
+def _point_failure(status: Status, plugin: str, point: str) -> Status:
+    """Rejections keep their reasons; errors get upstream's ``running <Point> plugin`` prefix."""
+    status = status.with_plugin(plugin)
+    if status.code != Code.ERROR or status.message.startswith("running "):
+        return status
+    return _wrapped(status, f'running {point} plugin "{plugin}"')
+
+
+def _filter_failure(status: Status, plugin: str) -> Status:
+    """Upstream RunFilterPlugins: a non-rejection becomes ``running "X" filter plugin: <err>``."""
+    status = status.with_plugin(plugin)
+    if status.message.startswith("running "):
+        return status
+    return _wrapped(status, f'running "{plugin}" filter plugin')
+
+
+def _joined(parts: list[NDArray[np.intp]]) -> NDArray[np.intp]:
+    if not parts:
+        return np.zeros(0, dtype=np.intp)
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
+def _wrapped(status: Status, context: str) -> Status:
+    """An Error status whose message says where it came from, as upstream's fmt.Errorf wrapping."""
+    return Status(Code.ERROR, (f"{context}: {status.message}",), status.plugin, status.error)
 
 
 def _segments(start: int, m: int, chunk: int) -> list[tuple[int, int]]:

@@ -9,6 +9,31 @@ from ksched.framework.pod_info import PodInfo
 from ksched.framework.status import Code, Status
 
 
+def go_duration(seconds: float) -> str:
+    """Go's time.Duration.String(): 1m30s, 500ms, 15m0s, 1.5s, 0s."""
+    ns = round(seconds * 1e9)
+    if ns == 0:
+        return "0s"
+    sign = "-" if ns < 0 else ""
+    ns = abs(ns)
+    if ns < 1_000_000_000:
+        for unit, size in (("ms", 1_000_000), ("µs", 1_000), ("ns", 1)):
+            if ns >= size:
+                return sign + _trim(ns / size) + unit
+    h, rest = divmod(ns, 3_600_000_000_000)
+    m, rest = divmod(rest, 60_000_000_000)
+    s = _trim(rest / 1e9) + "s"
+    if h:
+        return f"{sign}{h}h{m}m{s}"
+    if m:
+        return f"{sign}{m}m{s}"
+    return sign + s
+
+
+def _trim(x: float) -> str:
+    return f"{x:.9f}".rstrip("0").rstrip(".")
+
+
 @dataclass(slots=True, eq=False)
 class WaitingPod:
     """A reserved pod whose binding waits on Permit plugins.
@@ -41,7 +66,9 @@ class WaitingPod:
             if deadline <= now:
                 waited = self.timeouts.get(plugin, 0.0)
                 self.reject(
-                    plugin, f"rejected due to timeout after waiting {waited:g}s at plugin {plugin}"
+                    plugin,
+                    f"rejected due to timeout after waiting {go_duration(waited)} "
+                    f"at plugin {plugin}",
                 )
                 return True
         return False

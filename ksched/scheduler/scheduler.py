@@ -40,6 +40,7 @@ from ksched.scheduler.explain import Explanation, explain
 from ksched.scheduler.fit_error import Diagnosis, fit_error_message
 
 TieBreak = Literal["random", "smallest-name"]
+ERR_NO_NODES_AVAILABLE = "no nodes available to schedule pods"
 
 
 @dataclass(slots=True)
@@ -218,15 +219,17 @@ class Scheduler:
         info = self.pods.pop(key, None)
         if info is None:
             return None
+        wp = self.waiting_pods.get(info.uid)
+        if wp is not None:
+            # Upstream RejectWaitingPod: the binding cycle unreserves and forgets it.
+            wp.reject("", "pod deleted while waiting")
+            self._finish_waiting()
+            self.queue.delete(info)
         if self.snapshot.node_of(key) is not None:
             self.snapshot.remove_pod(info)
             self.bound.pop(key, None)
             self.queue.move_all_to_active_or_backoff(ev.ASSIGNED_POD_DELETE, info, None)
         else:
-            wp = self.waiting_pods.get(info.uid)
-            if wp is not None:
-                wp.reject("", "pod deleted while waiting")
-                self._finish_waiting()
             self.queue.delete(info)
         self.nominator.delete_nominated_pod_if_exists(info)
         return info
@@ -241,7 +244,7 @@ class Scheduler:
         results: list[ScheduleResult] = []
         while max_cycles is None or len(results) < max_cycles:
             self.queue.run_timers()
-            self._expire_waiting()
+            results.extend(self._expire_waiting())
             result = self.schedule_one()
             if result is None:
                 break
@@ -265,16 +268,15 @@ class Scheduler:
         except _FitError as fit:
             return self._handle_fit_error(fwk, state, qpi, cycle, fit)
         except CycleError as err:
-            return self._fail(fwk, qpi, cycle, err.status, str(err.status))
+            return self._fail(fwk, qpi, cycle, err.status, err.status.message)
         return self._assume_and_bind(fwk, state, qpi, cycle, result)
 
     def schedule_pod(self, fwk: Framework, state: CycleState, pod: PodInfo) -> ScheduleResult:
         """Find the best node (upstream ``schedulePod``); raises _FitError when none fits."""
         snap = self.snapshot
         if snap.n == 0:
-            raise _FitError(
-                0, Diagnosis(NodeToStatus(), set(), "no nodes available to schedule pods")
-            )
+            # An error, not a FitError, as upstream's ErrNoNodesAvailable: the pod backs off.
+            raise CycleError(Status(Code.ERROR, (ERR_NO_NODES_AVAILABLE,)))
         restrict, status = fwk.run_pre_filter(state, pod)
         if status is not None:
             if status.code == Code.ERROR:
@@ -295,6 +297,8 @@ class Scheduler:
             else self.config.percentage_of_nodes_to_score,
             considered,
         )
+        if not fwk.scores:
+            to_find = min(to_find, 1)  # nothing to rank: the first feasible node will do (upstream)
         cached = self.equivalence_cache and restrict is None and len(self.nominator) == 0
         outcome = None
         if cached:
@@ -302,10 +306,9 @@ class Scheduler:
         if outcome is None:
             cached = False
             outcome = fwk.find_feasible(state, pod, restrict, to_find, self.next_start_node_index)
-        if considered:
-            self.next_start_node_index = (
-                self.next_start_node_index + outcome.processed
-            ) % considered
+        if snap.n:
+            # Modulo all nodes, even under a PreFilterResult, as upstream.
+            self.next_start_node_index = (self.next_start_node_index + outcome.processed) % snap.n
         feasible = outcome.feasible
         if len(feasible) == 0:
             raise _FitError(snap.n, Diagnosis(outcome.statuses, outcome.unschedulable_plugins))
@@ -432,7 +435,9 @@ class Scheduler:
         if status is None:
             status = fwk.run_bind(state, pod, node)
         if status is not None:
-            return self._forget(fwk, state, qpi, cycle, node, status, bound_failure=True)
+            return self._forget(
+                fwk, state, qpi, cycle, node, status, binding_cycle=True, fit_message=False
+            )
         self.bound[pod.key] = node
         self.failures.pop(pod.key, None)
         self.nominator.delete_nominated_pod_if_exists(pod)
@@ -457,25 +462,40 @@ class Scheduler:
         cycle: int,
         node: str,
         status: Status,
-        bound_failure: bool = False,
+        binding_cycle: bool = False,
+        fit_message: bool = True,
     ) -> ScheduleResult:
-        """Any failure after assume: unreserve, forget, requeue (handleBindingCycleError)."""
+        """Any failure after assume: unreserve, forget, requeue.
+
+        In the binding cycle (upstream handleBindingCycleError) forgetting the
+        assumed pod is an AssignedPodDelete event for the others.  Reserve
+        and Permit rejections (also after waiting) read as a one-node
+        FitError, as upstream; PreBind/Bind ones as the status itself.
+        """
         pod = qpi.pod_info
         fwk.run_unreserve(state, pod, node)
         self.snapshot.remove_pod(pod)
-        if bound_failure or status.code == Code.ERROR:
-            self.queue.move_all_to_active_or_backoff(ev.ASSIGNED_POD_DELETE, pod, None)
         if status.plugin and status.code != Code.ERROR:
             qpi.unschedulable_plugins = {status.plugin}
         self.queue.done(pod.key)
-        return self._fail(fwk, qpi, cycle, status, status.message)
+        message = status.message
+        if status.is_rejected and fit_message:
+            one = NodeToStatus()
+            one.set(node, status)
+            message = fit_error_message(1, Diagnosis(one, {status.plugin}))
+        result = self._fail(fwk, qpi, cycle, status, message)
+        if binding_cycle:
+            self.queue.move_all_to_active_or_backoff(
+                ev.ASSIGNED_POD_DELETE, pod, None, precheck=lambda other: other.uid != pod.uid
+            )
+        return result
 
     # -- waiting pods --------------------------------------------------------------------
-    def _expire_waiting(self) -> None:
+    def _expire_waiting(self) -> list[ScheduleResult]:
         now = self.clock.now()
         for wp in self.waiting_pods:
             wp.expire(now)
-        self._finish_waiting()
+        return self._finish_waiting()
 
     def _finish_waiting(self) -> list[ScheduleResult]:
         """Run the binding cycle of pods released at Permit, or forget rejected ones."""
@@ -486,7 +506,11 @@ class Scheduler:
             self.waiting_pods.remove(wp.pod.uid)
             fwk, state, qpi, cycle = self._waiting_states.pop(wp.pod.uid)
             if wp.outcome is not None:
-                results.append(self._forget(fwk, state, qpi, cycle, wp.node_name, wp.outcome))
+                results.append(
+                    self._forget(
+                        fwk, state, qpi, cycle, wp.node_name, wp.outcome, binding_cycle=True
+                    )
+                )
             else:
                 res = ScheduleResult(wp.pod, wp.node_name)
                 results.append(self._binding_cycle(fwk, state, qpi, cycle, res))

@@ -23,7 +23,7 @@ from ksched.config import KubeSchedulerConfiguration, PluginSpec, Registry, load
 from ksched.framework.clock import SimClock
 from ksched.framework.cycle_state import CycleState
 from ksched.framework.handle import Handle
-from ksched.framework.interface import PreFilterResult
+from ksched.framework.interface import NodeToStatus, PostFilterResult, PreFilterResult
 from ksched.framework.plugins.registry import in_tree_registry
 from ksched.framework.pod_info import PodInfo
 from ksched.framework.snapshot import NodeInfo, NodeSet
@@ -235,21 +235,32 @@ _CODES = {str(c): c for c in Code}
 
 
 class RejectPreFilter:
-    """Rejects every pod at PreFilter with the configured code and message."""
+    """Rejects every pod at PreFilter with the configured code and message, logging the call."""
 
     NAME: Final = "RejectPreFilter"
+    SECOND: Final = "SecondRejectPreFilter"
 
-    def __init__(self, args: RejectPreFilterArgs) -> None:
+    def __init__(self, name: str, args: RejectPreFilterArgs, handle: Handle) -> None:
+        self._name = name
         self.status = Status(_CODES[args.code], (args.message,))
+        self.log = log_of(handle)
 
     @property
     def name(self) -> str:
-        return self.NAME
+        return self._name
 
     def pre_filter(
         self, state: CycleState, pod: PodInfo, nodes: NodeSet
     ) -> tuple[PreFilterResult | None, Status | None]:
+        self.log.append(f"{self._name}.pre_filter {pod.name}")
         return None, self.status
+
+
+def _reject_pre_filter_factory(name: str) -> Any:
+    def new(args: RejectPreFilterArgs | None, handle: Handle) -> RejectPreFilter:
+        return RejectPreFilter(name, args or RejectPreFilterArgs(), handle)
+
+    return new
 
 
 class OnlyNodesArgs(_Args):
@@ -300,6 +311,29 @@ class ErrorFilter:
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
         return Status.from_error(self.MESSAGE)
+
+
+class StatusRecorder:
+    """A PostFilter plugin that logs the status each node failed with, and makes no room."""
+
+    NAME: Final = "StatusRecorder"
+
+    def __init__(self, handle: Handle) -> None:
+        self.handle = handle
+        self.log = log_of(handle)
+
+    @property
+    def name(self) -> str:
+        return self.NAME
+
+    def post_filter(
+        self, state: CycleState, pod: PodInfo, statuses: NodeToStatus
+    ) -> tuple[PostFilterResult | None, Status | None]:
+        for info in self.handle.snapshot.nodes:
+            status = statuses.get(info.name)
+            seen = "none" if status is None else f"{status.code} {status.message} [{status.plugin}]"
+            self.log.append(f"{self.NAME} {pod.name} {info.name}: {seen}")
+        return None, Status.unschedulable()
 
 
 # -- Score ---------------------------------------------------------------------------
@@ -378,15 +412,16 @@ SPECS: Final = (
     ),
     PluginSpec.from_class(SkipBinder.NAME, SkipBinder, _plain(SkipBinder, True)),
     PluginSpec.from_class(PostBindRecorder.NAME, PostBindRecorder, _plain(PostBindRecorder, True)),
-    PluginSpec.from_class(
-        RejectPreFilter.NAME,
-        RejectPreFilter,
-        _with_args(RejectPreFilter, RejectPreFilterArgs),
-        RejectPreFilterArgs,
+    *(
+        PluginSpec.from_class(
+            n, RejectPreFilter, _reject_pre_filter_factory(n), RejectPreFilterArgs
+        )
+        for n in (RejectPreFilter.NAME, RejectPreFilter.SECOND)
     ),
     PluginSpec.from_class(
         OnlyNodes.NAME, OnlyNodes, _with_args(OnlyNodes, OnlyNodesArgs), OnlyNodesArgs
     ),
+    PluginSpec.from_class(StatusRecorder.NAME, StatusRecorder, _plain(StatusRecorder, True)),
     PluginSpec.from_class(ExplodingFilter.NAME, ExplodingFilter, _plain(ExplodingFilter)),
     PluginSpec.from_class(ErrorFilter.NAME, ErrorFilter, _plain(ErrorFilter)),
     PluginSpec.from_class(

@@ -1,12 +1,20 @@
-"""ImageLocality: favour nodes that already hold the pod's images (imagelocality/image_locality.go).
+"""ImageLocality: favour nodes that already hold the pod's container images.
 
-Each image present counts its size scaled by the share of nodes holding it,
-so a ubiquitous image does not pull pods together; the sum is clamped to
-[23 MB, 1000 MB x containers] and mapped to 0..100.
+Upstream imagelocality/image_locality.go: each of the pod's (init)
+containers whose image is on the node adds the image size scaled by its
+spread (nodes holding it / all nodes), so an image present everywhere does
+not pull pods together; the sum is clamped to [23 MB, 1000 MB x containers]
+and mapped linearly onto 0..100 (``calculatePriority``).
+
+Upstream takes an image's size from the cluster-wide image state, i.e. from
+the first node that reported it; here that is the lowest snapshot row
+holding it (the earliest added node still present).
 """
 
 from __future__ import annotations
 
+import weakref
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 import numpy as np
@@ -25,99 +33,112 @@ MAX_CONTAINER_THRESHOLD: Final = 1000 * MB
 
 
 def normalized_image_name(name: str) -> str:
-    """Add the default tag when the name has none (after the last '/')."""
+    """``normalizedImageName``: add ``:latest`` when no tag follows the last '/'."""
     if name.rfind(":") <= name.rfind("/"):
-        name = name + ":latest"
+        name += ":latest"
     return name
 
 
-def _images(pod: PodInfo) -> tuple[list[str], int]:
+def calculate_priority(sum_scores: NDArray[np.int64], num_containers: int) -> NDArray[np.int64]:
+    """``calculatePriority`` for each summed image score; ``num_containers`` is at least 1."""
+    max_threshold = MAX_CONTAINER_THRESHOLD * num_containers
+    clamped = np.clip(sum_scores, MIN_THRESHOLD, max_threshold)
+    out: NDArray[np.int64] = (
+        MAX_NODE_SCORE * (clamped - MIN_THRESHOLD) // (max_threshold - MIN_THRESHOLD)
+    )
+    return out
+
+
+def _pod_images(pod: PodInfo) -> tuple[tuple[str, ...], int]:
+    """Normalised image of every init and regular container, and the container count."""
     hit = pod.cache.get(NAME)
     if hit is None:
         spec = pod.pod.spec
         containers = [*spec.init_containers, *spec.containers]
-        hit = (
-            [normalized_image_name(c.image or "") for c in containers if c.image],
-            len(containers),
-        )
+        hit = (tuple(normalized_image_name(c.image or "") for c in containers), len(containers))
         pod.cache[NAME] = hit
     return hit
 
 
-def calculate_priority(sum_scores: NDArray[np.int64], num_containers: int) -> NDArray[np.int64]:
-    max_threshold = MAX_CONTAINER_THRESHOLD * num_containers
-    clamped = np.clip(sum_scores, MIN_THRESHOLD, max_threshold)
-    return MAX_NODE_SCORE * (clamped - MIN_THRESHOLD) // (max_threshold - MIN_THRESHOLD)
+@dataclass(slots=True, eq=False)
+class _ImageIndex:
+    """Per image name: the rows holding it and its spread-scaled score; per node generation."""
+
+    snapshot: weakref.ref[ClusterSnapshot]
+    node_generation: int
+    rows: dict[str, NDArray[np.intp]]
+    scaled: dict[str, int]
+    totals: dict[tuple[tuple[str, ...], int], NDArray[np.int64]] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, snap: ClusterSnapshot) -> _ImageIndex:
+        holders: dict[str, list[int]] = {}
+        sizes: dict[str, int] = {}
+        for info in snap.nodes:
+            for image in info.node.status.images:
+                for name in image.names:
+                    held = holders.setdefault(name, [])
+                    if not held or held[-1] != info.index:
+                        held.append(info.index)
+                    sizes.setdefault(name, image.size_bytes or 0)
+        # scaledImageScore: int64(float64(size) * float64(numNodes) / float64(totalNumNodes)).
+        scaled = {name: int(float(sizes[name]) * (len(r) / snap.n)) for name, r in holders.items()}
+        rows = {name: np.array(r, dtype=np.intp) for name, r in holders.items()}
+        return cls(weakref.ref(snap), snap.node_generation, rows, scaled)
+
+    def current_for(self, snap: ClusterSnapshot) -> bool:
+        return self.snapshot() is snap and self.node_generation == snap.node_generation
 
 
 class ImageLocality:
-    # A node's score depends on its own images and the cluster's image spread,
-    # which changes only when nodes change (that invalidates cached results).
+    """Score nodes by the (spread-scaled) size of the pod's images they already hold."""
+
+    # Scores depend on the node's images and the cluster's image spread, which
+    # change only with the nodes themselves (that invalidates cached results).
     node_local = True
 
     def __init__(self) -> None:
-        self._index: tuple[int, dict[str, tuple[NDArray[np.intp], NDArray[np.int64]]]] | None = None
-        # Scores depend on the images and the node set only: cached per image list.
-        self._totals: dict[tuple[str | int, ...], tuple[int, NDArray[np.int64]]] = {}
+        self._index: _ImageIndex | None = None
 
     @property
     def name(self) -> str:
         return NAME
 
-    def _image_rows(
-        self, snap: ClusterSnapshot
-    ) -> dict[str, tuple[NDArray[np.intp], NDArray[np.int64]]]:
-        """Image name -> (rows holding it, size on each), rebuilt when nodes change."""
-        if self._index is not None and self._index[0] == snap.node_generation:
-            return self._index[1]
-        rows: dict[str, tuple[list[int], list[int]]] = {}
-        for info in snap.nodes:
-            for image in info.node.status.images:
-                for name in image.names:
-                    r, s = rows.setdefault(name, ([], []))
-                    r.append(info.index)
-                    s.append(image.size_bytes or 0)
-        index = {
-            name: (np.array(r, dtype=np.intp), np.array(s, dtype=np.int64))
-            for name, (r, s) in rows.items()
-        }
-        self._index = (snap.node_generation, index)
+    def _images(self, snap: ClusterSnapshot) -> _ImageIndex:
+        index = self._index
+        if index is None or not index.current_for(snap):
+            index = self._index = _ImageIndex.build(snap)
         return index
 
     def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
-        images, containers = _images(pod)
+        images, containers = _pod_images(pod)
         if not containers:
             return 0
-        total_nodes = node.snapshot.n
-        sizes = {n: img.size_bytes or 0 for img in node.node.status.images for n in img.names}
-        total = 0
-        for name in images:
-            if name in sizes:
-                spread = node.snapshot.image_nodes.get(name, 0) / total_nodes
-                total += int(sizes[name] * spread)
+        index = self._images(node.snapshot)
+        on_node = {name for image in node.node.status.images for name in image.names}
+        total = sum(index.scaled[name] for name in images if name in on_node)
         return int(calculate_priority(np.array([total], dtype=np.int64), containers)[0])
 
     def score_nodes(self, state: CycleState, pod: PodInfo, nodes: NodeSet) -> NDArray[np.int64]:
-        images, containers = _images(pod)
+        images, containers = _pod_images(pod)
         if not containers:
             return np.zeros(len(nodes), dtype=np.int64)
         snap = nodes.snapshot
-        key: tuple[str | int, ...] = (*images, containers)
-        cached = self._totals.get(key)
-        if cached is None or cached[0] != snap.node_generation:
-            index = self._image_rows(snap)
+        index = self._images(snap)
+        # Pods of one template share their images: their scores are computed once.
+        key = (images, containers)
+        scores = index.totals.get(key)
+        if scores is None:
             total = np.zeros(snap.n, dtype=np.int64)
             for name in images:
-                hit = index.get(name)
-                if hit is not None:
-                    spread = snap.image_nodes.get(name, 0) / snap.n
-                    total[hit[0]] += (hit[1] * spread).astype(np.int64)
-            if len(self._totals) > 1024:
-                self._totals.clear()
-            cached = (snap.node_generation, calculate_priority(total, containers))
-            self._totals[key] = cached
-        return cached[1][nodes.idx]
+                rows = index.rows.get(name)
+                if rows is not None:
+                    total[rows] += index.scaled[name]
+            if len(index.totals) >= 1024:
+                index.totals.clear()
+            scores = index.totals[key] = calculate_priority(total, containers)
+        return scores[nodes.idx]
 
 
-def new(args: Any, handle: Any) -> ImageLocality:
+def new(args: None, handle: Any) -> ImageLocality:
     return ImageLocality()

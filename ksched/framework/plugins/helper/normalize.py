@@ -1,23 +1,34 @@
-"""helper.DefaultNormalizeScore: scale to [0, max] by the largest score, optionally reversed."""
+"""helper.DefaultNormalizeScore: scale scores to [0, max] by the largest, optionally reversed.
+
+Upstream pkg/scheduler/framework/plugins/helper/normalize_score.go.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 from numpy.typing import NDArray
 
-from ksched.framework.interface import MAX_NODE_SCORE
+from ksched.framework.status import Status
 
 
 def default_normalize_score(
-    scores: NDArray[np.int64], reverse: bool, max_priority: int = MAX_NODE_SCORE
-) -> None:
-    """In place, as upstream: all-zero scores stay 0 (or become max when reversed)."""
+    max_priority: int, reverse: bool, scores: NDArray[np.int64]
+) -> Status | None:
+    """Rewrite ``scores`` in place as ``max_priority * score / max`` (Go integer division).
+
+    The largest score is taken from 0 up, as upstream, so when nothing is
+    positive the scores stay as they are, or all become ``max_priority`` when
+    reversed (no node is worse than another).
+    """
     if not len(scores):
-        return
-    top = int(scores.max())
-    if top <= 0:
+        return None
+    top = max(int(scores.max()), 0)
+    if top == 0:
         if reverse:
             scores[:] = max_priority
-        return
-    scaled = max_priority * scores // top
+        return None
+    scaled = max_priority * scores
+    # Go's int64 division truncates toward zero; floor division differs for negatives.
+    scaled = np.sign(scaled) * (np.abs(scaled) // top)
     scores[:] = max_priority - scaled if reverse else scaled
+    return None

@@ -1,0 +1,283 @@
+"""The equivalence cache changes speed, never decisions.
+
+Two schedulers with the same seed, one with ``equivalence_cache=True`` and one
+without, are driven through the same operations (pods from a few repeated
+templates, deletions, nodes added, removed and updated between runs, time
+advancing through backoffs).  Every cycle must end the same way, in the same
+order, with the same message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from _plugins import node, pod, scheduler
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ksched.framework.clock import SimClock
+from ksched.scheduler import Scheduler, ScheduleResult
+
+TAINTS = [
+    {"key": "dedicated", "value": "gpu", "effect": "NoSchedule"},
+    {"key": "flaky", "effect": "PreferNoSchedule"},
+]
+TOLERATION = {"key": "dedicated", "operator": "Equal", "value": "gpu", "effect": "NoSchedule"}
+
+Outcome = tuple[str, str, bool, str, str]
+
+
+def outcome(result: ScheduleResult) -> Outcome:
+    return (
+        result.pod.key,
+        result.node,
+        result.scheduled,
+        result.nominated_node,
+        result.message,
+    )
+
+
+@dataclass
+class Twin:
+    """The same scheduler twice: with and without the equivalence cache."""
+
+    cached: Scheduler
+    plain: Scheduler
+    clock_cached: SimClock
+    clock_plain: SimClock
+    next_pod: int = 0
+
+    @classmethod
+    def build(cls, seed: int, profile_yaml: str = "") -> Twin:
+        clocks = SimClock(), SimClock()
+        return cls(
+            scheduler(profile_yaml, clock=clocks[0], seed=seed, equivalence_cache=True),
+            scheduler(profile_yaml, clock=clocks[1], seed=seed, equivalence_cache=False),
+            *clocks,
+        )
+
+    @property
+    def both(self) -> tuple[Scheduler, Scheduler]:
+        return self.cached, self.plain
+
+    def add_nodes(self, specs: list[dict[str, Any]]) -> None:
+        for sched in self.both:
+            sched.add_nodes(node(**spec) for spec in specs)
+
+    def add_pods(self, template: dict[str, Any], count: int) -> None:
+        for _ in range(count):
+            name = f"pod-{self.next_pod}"
+            self.next_pod += 1
+            for sched in self.both:
+                sched.add_pod(pod(name, **template))
+
+    def run(self) -> list[Outcome]:
+        ours = [outcome(r) for r in self.cached.run()]
+        theirs = [outcome(r) for r in self.plain.run()]
+        assert ours == theirs
+        return ours
+
+    def delete(self, pick: int) -> None:
+        keys = sorted(self.plain.pods)
+        if keys:
+            key = keys[pick % len(keys)]
+            for sched in self.both:
+                sched.delete_pod(key)
+
+    def remove_node(self, pick: int) -> None:
+        names = sorted(self.plain.snapshot.index)
+        if names:
+            name = names[pick % len(names)]
+            removed = [sorted(p.key for p in sched.remove_node(name)) for sched in self.both]
+            assert removed[0] == removed[1]
+
+    def update_node(self, pick: int, spec: dict[str, Any]) -> None:
+        names = sorted(self.plain.snapshot.index)
+        if names:
+            name = names[pick % len(names)]
+            for sched in self.both:
+                sched.update_node(node(name, **spec))
+
+    def advance(self, seconds: float) -> None:
+        self.clock_cached.advance(seconds)
+        self.clock_plain.advance(seconds)
+
+    def assert_same_state(self) -> None:
+        assert list(self.cached.bound.items()) == list(self.plain.bound.items())
+        assert self.cached.failures == self.plain.failures
+        assert self.cached.queue.pending_pods() == self.plain.queue.pending_pods()
+        assert self.cached.next_start_node_index == self.plain.next_start_node_index
+
+    def cache_was_used(self) -> bool:
+        fwk = self.cached.profiles["default-scheduler"]
+        entries = (e for bucket in fwk.equivalence._entries.values() for e in bucket)
+        return any(e.codes is not None for e in entries)
+
+
+TEMPLATES: list[dict[str, Any]] = [
+    {"cpu": "500m", "memory": "1Gi", "labels": {"app": "web"}},
+    {"cpu": "2", "memory": "4Gi", "labels": {"app": "db"}, "priority": 100},
+    {"cpu": "100m", "memory": None, "host_port": 8080},
+    {"cpu": "1", "memory": "512Mi", "nodeSelector": {"disk": "ssd"}, "tolerations": [TOLERATION]},
+]
+
+
+def fleet(count: int, start: int = 0) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": f"node-{i:03d}",
+            "cpu": ["2", "4", "8"][i % 3],
+            "memory": ["4Gi", "8Gi", "16Gi"][i % 3],
+            "labels": {"disk": "ssd" if i % 2 else "hdd"},
+            "taints": [TAINTS[i % 2]] if i % 5 == 0 else None,
+            "unschedulable": i % 11 == 10,
+        }
+        for i in range(start, start + count)
+    ]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 42], ids=lambda s: f"seed-{s}")
+def test_replicas_of_a_few_templates(seed: int) -> None:
+    twin = Twin.build(seed)
+    twin.add_nodes(fleet(20))
+    for template in TEMPLATES:
+        twin.add_pods(template, 30)
+
+    outcomes = twin.run()
+
+    assert len(outcomes) == 120
+    assert any(scheduled for _, _, scheduled, _, _ in outcomes)
+    assert any(not scheduled for _, _, scheduled, _, _ in outcomes)
+    assert twin.cache_was_used()
+    twin.assert_same_state()
+
+
+@pytest.mark.parametrize(
+    ("n_nodes", "config_yaml"),
+    [(300, ""), (250, "percentageOfNodesToScore: 20\n")],
+    ids=["adaptive-48pct-of-300", "20pct-of-250"],
+)
+def test_partial_feasible_window_is_cut_the_same(n_nodes: int, config_yaml: str) -> None:
+    twin = Twin.build(3, config_yaml)
+    twin.add_nodes(fleet(n_nodes))
+    for template in TEMPLATES:
+        twin.add_pods(template, 60)
+
+    outcomes = twin.run()
+
+    assert len(outcomes) == 240
+    assert twin.cache_was_used()
+    twin.assert_same_state()
+
+
+@pytest.mark.parametrize(
+    "step",
+    ["delete-pods", "add-nodes", "remove-node", "update-node-capacity", "cordon", "taint"],
+)
+def test_cluster_changes_between_runs(step: str) -> None:
+    twin = Twin.build(seed=7)
+    twin.add_nodes(fleet(30))
+    for template in TEMPLATES:
+        twin.add_pods(template, 25)
+    twin.run()
+
+    if step == "delete-pods":
+        for pick in range(0, 60, 3):
+            twin.delete(pick)
+    elif step == "add-nodes":
+        twin.add_nodes(fleet(10, start=30))
+    elif step == "remove-node":
+        twin.remove_node(4)
+        twin.remove_node(11)
+    elif step == "update-node-capacity":
+        for pick in range(0, 30, 4):
+            twin.update_node(pick, {"cpu": "16", "memory": "32Gi", "labels": {"disk": "ssd"}})
+    elif step == "cordon":
+        twin.update_node(2, {"unschedulable": True})
+    else:
+        twin.update_node(3, {"taints": TAINTS[:1], "labels": {"disk": "ssd"}})
+    for template in TEMPLATES:
+        twin.add_pods(template, 10)
+    twin.advance(11.0)  # past any backoff
+    twin.run()
+    twin.advance(301.0)  # past the unschedulable pool's leftover timeout
+    twin.run()
+
+    assert twin.cache_was_used()
+    twin.assert_same_state()
+
+
+# -- random workloads ----------------------------------------------------------------
+templates = st.fixed_dictionaries(
+    {
+        "cpu": st.sampled_from([None, "100m", "500m", "1", "3"]),
+        "memory": st.sampled_from([None, "256Mi", "1Gi", "4Gi"]),
+        "priority": st.sampled_from([None, 0, 100]),
+    },
+    optional={
+        "host_port": st.sampled_from([80, 443]),
+        "nodeSelector": st.just({"disk": "ssd"}),
+        "tolerations": st.just([TOLERATION]),
+        "labels": st.sampled_from([{"app": "a"}, {"app": "b"}]),
+    },
+)
+node_changes = st.fixed_dictionaries(
+    {},
+    optional={
+        "cpu": st.sampled_from(["1", "2", "8"]),
+        "memory": st.sampled_from(["2Gi", "8Gi"]),
+        "labels": st.sampled_from([{"disk": "ssd"}, {"disk": "hdd"}]),
+        "taints": st.sampled_from([None, TAINTS[:1], TAINTS[1:]]),
+        "unschedulable": st.booleans(),
+        "pods": st.integers(1, 8),
+    },
+)
+operations = st.one_of(
+    st.tuples(st.just("pods"), st.integers(0, 3), st.integers(1, 12)),
+    st.tuples(st.just("run")),
+    st.tuples(st.just("delete"), st.integers(0, 1000)),
+    st.tuples(st.just("add-node"), st.integers(1, 3)),
+    st.tuples(st.just("remove-node"), st.integers(0, 1000)),
+    st.tuples(st.just("update-node"), st.integers(0, 1000), node_changes),
+    st.tuples(st.just("advance"), st.sampled_from([1.0, 10.0, 301.0])),
+)
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(
+    seed=st.integers(0, 2**16),
+    pod_templates=st.lists(templates, min_size=4, max_size=4),
+    n_nodes=st.integers(1, 12),
+    ops=st.lists(operations, max_size=25),
+)
+def test_random_workloads_decide_the_same(
+    seed: int, pod_templates: list[dict[str, Any]], n_nodes: int, ops: list[tuple[Any, ...]]
+) -> None:
+    twin = Twin.build(seed)
+    twin.add_nodes(fleet(n_nodes))
+    added = n_nodes
+    for op in [*ops, ("run",)]:
+        kind = op[0]
+        if kind == "pods":
+            twin.add_pods(pod_templates[op[1]], op[2])
+        elif kind == "run":
+            twin.run()
+        elif kind == "delete":
+            twin.delete(op[1])
+        elif kind == "add-node":
+            twin.add_nodes(fleet(op[1], start=added))
+            added += op[1]
+        elif kind == "remove-node":
+            twin.remove_node(op[1])
+        elif kind == "update-node":
+            twin.update_node(op[1], op[2])
+        else:
+            twin.advance(op[1])
+    twin.assert_same_state()
