@@ -402,7 +402,10 @@ def host_ports(pod: PodInfo) -> list[HostPort]:
     ports = pod.cache.get("_host_ports")
     if ports is None:
         ports = []
-        for c in pod.pod.spec.containers:
+        spec = pod.pod.spec
+        # Restartable (sidecar) init containers hold their ports too, as upstream counts them.
+        sidecars = [c for c in spec.init_containers if c.restart_policy == "Always"]
+        for c in [*spec.containers, *sidecars]:
             for p in c.ports:
                 if p.host_port:
                     ports.append((p.host_ip or "0.0.0.0", p.protocol or "TCP", p.host_port))
