@@ -343,8 +343,10 @@ class Parser:
         if missing is not None:
             arr = self._empty_to_null(column)
         try:
-            # Arrow's cast accepts exactly optional-minus-and-digits within int64,
-            # so a clean column needs no regular expression at all.
+            # Arrow's cast also takes forms Python's int() refuses (hex such as 0x0),
+            # so the cells are matched against plain decimal digits first.
+            if not pc.all(pc.fill_null(pc.match_substring_regex(arr, _INT), True)).as_py():
+                raise pa.ArrowInvalid("not all decimal integers")
             parsed = pc.cast(arr, pa.int64())
             ok = np.ones(len(arr), dtype=np.bool_)
         except pa.ArrowInvalid:

@@ -1,312 +1,358 @@
-"""PodTopologySpread: keep matching pods evenly spread over topology domains.
+"""PodTopologySpread: spread matching pods evenly over topology domains.
 
-Filter (DoNotSchedule): ``count(node's domain) + selfMatch - globalMin <= maxSkew``,
-with ``globalMin`` 0 while fewer than ``minDomains`` domains exist
-(upstream podtopologyspread/filtering.go).  Score (ScheduleAnyway): per
-constraint ``count * log(domains + 2) + maxSkew - 1``, then inverted so the
-emptiest domain scores 100 (scoring.go).  Only nodes carrying every
-constraint key, and passing the inclusion policies, count.
+Upstream pkg/scheduler/framework/plugins/podtopologyspread (plugin.go,
+common.go, filtering.go, scoring.go).  DoNotSchedule constraints filter
+(``filtering``), ScheduleAnyway constraints score (``scoring``).  A pod
+without constraints of its own gets the default constraints (the system
+ones unless ``defaultingType: List``), whose selector is that of the
+workload owning the pod: ksched has no Service/ReplicaSet listers, so it
+comes from the ``handle.extra[SELECTOR_FOR_KEY]`` hook, and without the hook
+default constraints select nothing and are skipped, as upstream does for an
+empty selector.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from typing import Final, Literal
 
 import numpy as np
 from numpy.typing import NDArray
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
+from ksched.api import Node, TopologySpreadConstraint
 from ksched.framework.cycle_state import CycleState
-from ksched.framework.events import ActionType, ClusterEvent, ClusterEventWithHint, EventResource
-from ksched.framework.interface import MAX_NODE_SCORE
-from ksched.framework.plugins import names
-from ksched.framework.plugins.podtopologyspread.constraints import (
-    HOSTNAME,
-    Constraint,
-    build_constraints,
-    has_all_keys,
-    included,
-    inclusion_mask,
-    matching_counts,
+from ksched.framework.events import (
+    ActionType,
+    ClusterEvent,
+    ClusterEventWithHint,
+    EventResource,
+    QueueingHint,
 )
+from ksched.framework.handle import Handle
+from ksched.framework.interface import PreFilterResult
+from ksched.framework.plugins import names
+from ksched.framework.plugins.helper.node_selector import (
+    EXISTS,
+    LabelRequirement,
+    SelectorError,
+)
+from ksched.framework.plugins.podtopologyspread import filtering, scoring
+from ksched.framework.plugins.podtopologyspread.common import (
+    DO_NOT_SCHEDULE,
+    SCHEDULE_ANYWAY,
+    SYSTEM_DEFAULT_CONSTRAINTS,
+    Constraint,
+    MatchCounter,
+    SelectorFor,
+    build_default_constraints,
+    filter_constraints,
+    node_has_all_keys,
+    pod_matches_any,
+)
+from ksched.framework.plugins.podtopologyspread.filtering import (
+    ERR_REASON_CONSTRAINTS_NOT_MATCH,
+    ERR_REASON_NODE_LABEL_NOT_MATCH,
+    PRE_FILTER_STATE_KEY,
+    PreFilterState,
+)
+from ksched.framework.plugins.podtopologyspread.scoring import PRE_SCORE_STATE_KEY, PreScoreState
 from ksched.framework.pod_info import PodInfo
 from ksched.framework.snapshot import NodeInfo, NodeSet
-from ksched.framework.status import SKIP, Code, Status
+from ksched.framework.status import SKIP, Status
 
 NAME: Final = names.POD_TOPOLOGY_SPREAD
-ERR_REASON_CONSTRAINTS_NOT_MATCH: Final = "node(s) didn't match pod topology spread constraints"
-ERR_REASON_NODE_LABEL_NOT_MATCH: Final = (
-    ERR_REASON_CONSTRAINTS_NOT_MATCH + " (missing required label)"
-)
-_PRE_FILTER_KEY: Final = "PreFilter" + NAME
-_PRE_SCORE_KEY: Final = "PreScore" + NAME
+SELECTOR_FOR_KEY: Final = "selector_for"
+"""``handle.extra`` entry: ``Pod -> LabelSelector | None``, the selector of the pod's workload."""
+SYSTEM_DEFAULTING: Final = "System"
+LIST_DEFAULTING: Final = "List"
+
+__all__ = [
+    "ERR_REASON_CONSTRAINTS_NOT_MATCH",
+    "ERR_REASON_NODE_LABEL_NOT_MATCH",
+    "LIST_DEFAULTING",
+    "NAME",
+    "SELECTOR_FOR_KEY",
+    "SYSTEM_DEFAULTING",
+    "Args",
+    "PodTopologySpread",
+    "PodTopologySpreadArgs",
+    "new",
+]
 
 
 class PodTopologySpreadArgs(BaseModel):
-    """Upstream's args; with no Service/ReplicaSet listers, system defaults select nothing."""
+    """Upstream ``PodTopologySpreadArgs``, checked as ``ValidatePodTopologySpreadArgs``."""
 
     model_config = ConfigDict(
         extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=True
     )
-    default_constraints: list[dict[str, Any]] = Field(default_factory=list)
-    defaulting_type: Literal["System", "List"] = "System"
+
+    default_constraints: list[TopologySpreadConstraint] = Field(default_factory=list)
+    defaulting_type: Literal["System", "List"] = SYSTEM_DEFAULTING
+
+    @model_validator(mode="after")
+    def _validate(self) -> PodTopologySpreadArgs:
+        errors: list[str] = []
+        if self.defaulting_type == SYSTEM_DEFAULTING and self.default_constraints:
+            errors.append(
+                'defaultingType: Invalid value: "System": when .defaultConstraints are not empty'
+            )
+        seen: set[tuple[str, str]] = set()
+        for i, c in enumerate(self.default_constraints):
+            errors.extend(_constraint_errors(f"defaultConstraints[{i}]", c))
+            pair = (c.topology_key, c.when_unsatisfiable)
+            if pair in seen:
+                errors.append(
+                    f'defaultConstraints[{i}]: Duplicate value: "{{{pair[0]}, {pair[1]}}}"'
+                )
+            seen.add(pair)
+        if errors:
+            raise ValueError("; ".join(errors))
+        return self
+
+
+def _constraint_errors(path: str, c: TopologySpreadConstraint) -> list[str]:
+    errors: list[str] = []
+    if c.max_skew <= 0:
+        errors.append(f"{path}.maxSkew: Invalid value: {c.max_skew}: not in valid range (0, inf)")
+    if not c.topology_key:
+        errors.append(f"{path}.topologyKey: Required value: can not be empty")
+    else:
+        try:
+            # Parsing an Exists requirement validates the key as a label name.
+            LabelRequirement.parse(c.topology_key, EXISTS, ())
+        except SelectorError as exc:
+            errors.append(f"{path}.topologyKey: {exc}")
+    if not c.when_unsatisfiable:
+        errors.append(f"{path}.whenUnsatisfiable: Required value: can not be empty")
+    elif c.when_unsatisfiable not in (DO_NOT_SCHEDULE, SCHEDULE_ANYWAY):
+        errors.append(
+            f'{path}.whenUnsatisfiable: Unsupported value: "{c.when_unsatisfiable}": '
+            f'supported values: "{DO_NOT_SCHEDULE}", "{SCHEDULE_ANYWAY}"'
+        )
+    if c.label_selector is not None:
+        errors.append(
+            f"{path}.labelSelector: Forbidden: constraint must not define a selector, "
+            "as they deduced for each pod"
+        )
+    return errors
 
 
 Args = PodTopologySpreadArgs
 
 
-@dataclass(slots=True)
-class _FilterState:
-    """Per constraint: domain code of each node, matching count and presence per domain."""
-
-    constraints: list[Constraint]
-    codes: list[NDArray[np.int32]]
-    domain_counts: list[NDArray[np.int64]]
-    domain_present: list[NDArray[np.bool_]]
-    self_match: list[bool]
-
-    def clone(self) -> _FilterState:
-        return _FilterState(
-            self.constraints,
-            self.codes,
-            [c.copy() for c in self.domain_counts],
-            [p.copy() for p in self.domain_present],
-            self.self_match,
-        )
-
-    def min_match(self, i: int) -> int:
-        present = self.domain_present[i]
-        if int(present.sum()) < self.constraints[i].min_domains:
-            return 0
-        return int(self.domain_counts[i][present].min())
-
-
-@dataclass(slots=True)
-class _ScoreState:
-    constraints: list[Constraint]
-    ignored: NDArray[np.bool_]
-    ignored_names: set[str] = field(default_factory=set)
-    weights: list[float] = field(default_factory=list)
-    pair_counts: list[NDArray[np.int64]] = field(default_factory=list)
-    codes: list[NDArray[np.int32]] = field(default_factory=list)
-    node_counts: list[NDArray[np.int64]] = field(default_factory=list)
-
-
 class PodTopologySpread:
-    def __init__(self, args: PodTopologySpreadArgs) -> None:
+    """Filter on DoNotSchedule constraints, score on ScheduleAnyway ones."""
+
+    def __init__(self, args: PodTopologySpreadArgs, handle: Handle | None = None) -> None:
         self.args = args
+        self.system_defaulted = args.defaulting_type == SYSTEM_DEFAULTING
+        self.default_constraints: tuple[TopologySpreadConstraint, ...] = (
+            SYSTEM_DEFAULT_CONSTRAINTS if self.system_defaulted else tuple(args.default_constraints)
+        )
+        self._handle = handle
+        self._counter = MatchCounter()
 
     @property
     def name(self) -> str:
         return NAME
 
+    # -- constraints ------------------------------------------------------------------
+    def _selector_for(self) -> SelectorFor | None:
+        # Read at call time: the hook may be installed after the plugin is built.
+        hook = None if self._handle is None else self._handle.extra.get(SELECTOR_FOR_KEY)
+        return hook if callable(hook) else None
+
+    def constraints(self, pod: PodInfo, action: str) -> list[Constraint]:
+        """``getConstraints``: the pod's own, else the defaults; raises SelectorError.
+
+        The pod's own constraints depend on its spec alone and are parsed once
+        (``pod.cache``); defaults follow the workload hook, so are rebuilt.
+        """
+        specs = pod.pod.spec.topology_spread_constraints
+        if not specs:
+            return build_default_constraints(
+                self.default_constraints, pod, action, self._selector_for()
+            )
+        cached: dict[str, list[Constraint]] = pod.cache.setdefault(NAME, {})
+        hit = cached.get(action)
+        if hit is None:
+            hit = cached[action] = filter_constraints(specs, pod.labels, action)
+        return hit
+
+    # -- queueing -----------------------------------------------------------------------
     def events_to_register(self) -> list[ClusterEventWithHint]:
+        # Upstream's list with queueing hints enabled (so Pod/UpdatePodToleration too).
+        pod_actions = (
+            ActionType.ADD
+            | ActionType.UPDATE_POD_LABEL
+            | ActionType.UPDATE_POD_TOLERATIONS
+            | ActionType.DELETE
+        )
+        node_actions = (
+            ActionType.ADD
+            | ActionType.DELETE
+            | ActionType.UPDATE_NODE_LABEL
+            | ActionType.UPDATE_NODE_TAINT
+        )
         return [
             ClusterEventWithHint(
-                ClusterEvent(
-                    EventResource.POD,
-                    ActionType.ADD | ActionType.UPDATE_POD_LABEL | ActionType.DELETE,
-                )
+                ClusterEvent(EventResource.POD, pod_actions), self.is_schedulable_after_pod_change
             ),
             ClusterEventWithHint(
-                ClusterEvent(
-                    EventResource.NODE,
-                    ActionType.ADD
-                    | ActionType.DELETE
-                    | ActionType.UPDATE_NODE_LABEL
-                    | ActionType.UPDATE_NODE_TAINT,
-                )
+                ClusterEvent(EventResource.NODE, node_actions),
+                self.is_schedulable_after_node_change,
             ),
         ]
 
-    # -- filter ---------------------------------------------------------------------
+    def is_schedulable_after_pod_change(
+        self, pod: PodInfo, old: object, new: object
+    ) -> QueueingHint:
+        """Queue when an assigned pod starts or stops counting, or ``pod`` gains tolerations."""
+        original = old if isinstance(old, PodInfo) else None
+        modified = new if isinstance(new, PodInfo) else None
+        if original is None and modified is None:
+            return QueueingHint.QUEUE  # no object to judge
+        if any(p is not None and not _involved(p, pod) for p in (original, modified)):
+            return QueueingHint.QUEUE_SKIP
+        try:
+            constraints = self.constraints(pod, DO_NOT_SCHEDULE)
+        except SelectorError:
+            return QueueingHint.QUEUE
+        if original is not None and modified is not None:
+            if (
+                modified.uid == pod.uid
+                and modified.pod.spec.tolerations != original.pod.spec.tolerations
+                and any(c.honor_node_taints for c in constraints)
+            ):
+                return QueueingHint.QUEUE
+            if modified.labels == original.labels:
+                return QueueingHint.QUEUE_SKIP
+            changed = any(
+                c.selector.matches(original.labels) != c.selector.matches(modified.labels)
+                for c in constraints
+            )
+            return QueueingHint.QUEUE if changed else QueueingHint.QUEUE_SKIP
+        either = modified if modified is not None else original
+        assert either is not None
+        if pod_matches_any(constraints, either.labels):
+            return QueueingHint.QUEUE
+        return QueueingHint.QUEUE_SKIP
+
+    def is_schedulable_after_node_change(
+        self, pod: PodInfo, old: object, new: object
+    ) -> QueueingHint:
+        """Queue when a node gains or loses every topology key, or changes one, or its taints."""
+        original = old if isinstance(old, Node) else None
+        modified = new if isinstance(new, Node) else None
+        if original is None and modified is None:
+            return QueueingHint.QUEUE  # no object to judge (a batch of nodes)
+        try:
+            constraints = self.constraints(pod, DO_NOT_SCHEDULE)
+        except SelectorError:
+            return QueueingHint.QUEUE
+        was = original is not None and node_has_all_keys(original.metadata.labels, constraints)
+        now = modified is not None and node_has_all_keys(modified.metadata.labels, constraints)
+        if original is not None and modified is not None:
+            if was != now:
+                return QueueingHint.QUEUE
+            relabelled = any(
+                original.metadata.labels.get(c.topology_key)
+                != modified.metadata.labels.get(c.topology_key)
+                for c in constraints
+            )
+            if now and (relabelled or original.spec.taints != modified.spec.taints):
+                return QueueingHint.QUEUE
+            return QueueingHint.QUEUE_SKIP
+        return QueueingHint.QUEUE if (now or was) else QueueingHint.QUEUE_SKIP
+
+    # -- filter -------------------------------------------------------------------------
     def pre_filter(
         self, state: CycleState, pod: PodInfo, nodes: NodeSet
-    ) -> tuple[None, Status | None]:
-        constraints = build_constraints(pod, "DoNotSchedule")
+    ) -> tuple[PreFilterResult | None, Status | None]:
+        """Count matching pods per domain; Skip when the pod has no DoNotSchedule constraint."""
+        try:
+            constraints = self.constraints(pod, DO_NOT_SCHEDULE)
+        except SelectorError as exc:
+            message = (
+                f"get constraints from pod: obtaining pod's hard topology spread constraints: {exc}"
+            )
+            return None, Status.from_error(message)
         if not constraints:
             return None, SKIP
-        snap = nodes.snapshot
-        everything = snap.all_nodes()
-        has_all = np.ones(snap.n, dtype=bool)
-        codes_all = []
-        for c in constraints:
-            codes, _ = snap.label_codes(c.topology_key)
-            codes_all.append(codes)
-            has_all &= codes >= 0
-        domain_counts, domain_present = [], []
-        for c, codes in zip(constraints, codes_all, strict=True):
-            valid = has_all & inclusion_mask(c, pod, everything)
-            counts = matching_counts(snap, c, pod.namespace)
-            size = int(codes.max()) + 1 if len(codes) else 0
-            domain_counts.append(
-                np.bincount(codes[valid], weights=counts[valid], minlength=size).astype(np.int64)
-            )
-            domain_present.append(np.bincount(codes[valid], minlength=size) > 0)
-        self_match = [c.matches(pod, pod.namespace) for c in constraints]
         state.write(
-            _PRE_FILTER_KEY,
-            _FilterState(constraints, codes_all, domain_counts, domain_present, self_match),
+            PRE_FILTER_STATE_KEY,
+            filtering.compute_pre_filter_state(pod, constraints, nodes, self._counter),
         )
         return None, None
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
-        s: _FilterState = state.read(_PRE_FILTER_KEY)
-        if not has_all_keys(node.labels, s.constraints):
-            return Status(Code.UNSCHEDULABLE_AND_UNRESOLVABLE, (ERR_REASON_NODE_LABEL_NOT_MATCH,))
-        for i, c in enumerate(s.constraints):
-            code = int(s.codes[i][node.index])
-            match = int(s.domain_counts[i][code]) if s.domain_present[i][code] else 0
-            if match + int(s.self_match[i]) - s.min_match(i) > c.max_skew:
-                return Status(Code.UNSCHEDULABLE, (ERR_REASON_CONSTRAINTS_NOT_MATCH,))
-        return None
+        s: PreFilterState = state.read(PRE_FILTER_STATE_KEY)
+        return filtering.filter_node(s, node)
 
     def filter_nodes(self, state: CycleState, pod: PodInfo, nodes: NodeSet) -> NDArray[np.uint8]:
-        s: _FilterState = state.read(_PRE_FILTER_KEY)
-        out = np.zeros(len(nodes), dtype=np.uint8)
-        missing = np.zeros(len(nodes), dtype=bool)
-        for codes in s.codes:
-            missing |= codes[nodes.idx] < 0
-        for i, c in enumerate(s.constraints):
-            codes = np.where(missing, 0, s.codes[i][nodes.idx])
-            counts = np.where(s.domain_present[i], s.domain_counts[i], 0)
-            match = counts[codes] if len(counts) else np.zeros(len(nodes), dtype=np.int64)
-            too_skewed = match + int(s.self_match[i]) - s.min_match(i) > c.max_skew
-            out[too_skewed & ~missing] = Code.UNSCHEDULABLE
-        out[missing] = Code.UNSCHEDULABLE_AND_UNRESOLVABLE
-        return out
-
-    def _update(
-        self, state: CycleState, pod: PodInfo, other: PodInfo, node: NodeInfo, delta: int
-    ) -> None:
-        s: _FilterState | None = state.get(_PRE_FILTER_KEY)
-        if (
-            s is None
-            or other.namespace != pod.namespace
-            or not has_all_keys(node.labels, s.constraints)
-        ):
-            return
-        for i, c in enumerate(s.constraints):
-            if not c.matches(other, pod.namespace) or not included(c, pod, node):
-                continue
-            code = int(s.codes[i][node.index])
-            s.domain_counts[i][code] += delta
-            s.domain_present[i][code] = True
+        s: PreFilterState = state.read(PRE_FILTER_STATE_KEY)
+        return filtering.filter_nodes(s, nodes)
 
     def add_pod(
         self, state: CycleState, pod: PodInfo, pod_to_add: PodInfo, node: NodeInfo
     ) -> Status | None:
-        self._update(state, pod, pod_to_add, node, +1)
+        s: PreFilterState = state.read(PRE_FILTER_STATE_KEY)
+        filtering.update_with_pod(s, pod, pod_to_add, node, +1)
         return None
 
     def remove_pod(
         self, state: CycleState, pod: PodInfo, pod_to_remove: PodInfo, node: NodeInfo
     ) -> Status | None:
-        self._update(state, pod, pod_to_remove, node, -1)
+        s: PreFilterState = state.read(PRE_FILTER_STATE_KEY)
+        filtering.update_with_pod(s, pod, pod_to_remove, node, -1)
         return None
 
-    # -- score ----------------------------------------------------------------------
+    # -- score --------------------------------------------------------------------------
     def pre_score(self, state: CycleState, pod: PodInfo, nodes: NodeSet) -> Status | None:
-        constraints = build_constraints(pod, "ScheduleAnyway")
-        if not constraints or not len(nodes):
+        """Weights and domain counts; Skip with no nodes or no ScheduleAnyway constraint."""
+        if nodes.snapshot.n == 0:
             return SKIP
-        snap = nodes.snapshot
-        everything = snap.all_nodes()
-        has_all = np.ones(snap.n, dtype=bool)
-        codes_all = []
-        for c in constraints:
-            codes, _ = snap.label_codes(c.topology_key)
-            codes_all.append(codes)
-            has_all &= codes >= 0
-        cand = nodes.indices
-        ignored = ~has_all[cand]
-        st = _ScoreState(
-            constraints, ignored, {nodes.snapshot.nodes[int(r)].name for r in cand[ignored]}
+        try:
+            constraints = self.constraints(pod, SCHEDULE_ANYWAY)
+        except SelectorError as exc:
+            return Status.from_error(
+                "calculating preScoreState: obtaining pod's soft topology spread "
+                f"constraints: {exc}"
+            )
+        if not constraints:
+            return SKIP
+        # Only non-system-default rules require every key: nodes without a zone
+        # label still get hostname spreading from the system defaults.
+        require_all = bool(pod.pod.spec.topology_spread_constraints) or not self.system_defaulted
+        state.write(
+            PRE_SCORE_STATE_KEY,
+            scoring.compute_pre_score_state(pod, constraints, nodes, self._counter, require_all),
         )
-        kept = cand[~ignored]
-        for c, codes in zip(constraints, codes_all, strict=True):
-            counts = matching_counts(snap, c, pod.namespace)
-            if c.topology_key == HOSTNAME:
-                size = len(kept)
-                pair = np.zeros(0, dtype=np.int64)
-            else:
-                size = len(np.unique(codes[kept]))
-                valid = has_all & inclusion_mask(c, pod, everything)
-                width = int(codes.max()) + 1 if len(codes) else 0
-                pair = np.bincount(codes[valid], weights=counts[valid], minlength=width).astype(
-                    np.int64
-                )
-                # Only domains of candidate nodes are counted (TopologyPairToPodCounts keys).
-                candidate_domain = np.zeros(width, dtype=bool)
-                candidate_domain[codes[kept]] = True
-                pair = np.where(candidate_domain, pair, 0)
-            st.weights.append(math.log(size + 2))
-            st.pair_counts.append(pair)
-            st.codes.append(codes)
-            st.node_counts.append(counts)
-        state.write(_PRE_SCORE_KEY, st)
         return None
 
     def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
-        s: _ScoreState = state.read(_PRE_SCORE_KEY)
-        if node.name in s.ignored_names:
-            return 0
-        total = 0.0
-        for i, c in enumerate(s.constraints):
-            if c.topology_key not in node.labels:
-                continue
-            if c.topology_key == HOSTNAME:
-                cnt = int(s.node_counts[i][node.index])
-            else:
-                cnt = int(s.pair_counts[i][int(s.codes[i][node.index])])
-            total += cnt * s.weights[i] + float(c.max_skew - 1)
-        return math.floor(total + 0.5)
+        s: PreScoreState = state.read(PRE_SCORE_STATE_KEY)
+        return scoring.score_node(s, pod, node)
 
     def score_nodes(self, state: CycleState, pod: PodInfo, nodes: NodeSet) -> NDArray[np.int64]:
-        s: _ScoreState = state.read(_PRE_SCORE_KEY)
-        rows = nodes.indices
-        total = np.zeros(len(rows))
-        for i, c in enumerate(s.constraints):
-            codes = s.codes[i][rows]
-            has = codes >= 0
-            if c.topology_key == HOSTNAME:
-                cnt = s.node_counts[i][rows]
-            else:
-                cnt = (
-                    s.pair_counts[i][np.where(has, codes, 0)]
-                    if len(s.pair_counts[i])
-                    else np.zeros(len(rows), dtype=np.int64)
-                )
-            total = np.where(has, total + (cnt * s.weights[i] + float(c.max_skew - 1)), total)
-        ignored = np.array(
-            [nodes.snapshot.nodes[int(r)].name in s.ignored_names for r in rows], dtype=bool
-        )
-        out = np.floor(total + 0.5).astype(np.int64)
-        out[ignored] = 0
-        return out
+        s: PreScoreState = state.read(PRE_SCORE_STATE_KEY)
+        return scoring.score_nodes(s, nodes)
 
     def normalize_score(
         self, state: CycleState, pod: PodInfo, scores: NDArray[np.int64]
     ) -> Status | None:
-        s: _ScoreState | None = state.get(_PRE_SCORE_KEY)
-        if s is None:
-            return None
-        ignored = s.ignored if len(s.ignored) == len(scores) else np.zeros(len(scores), dtype=bool)
-        kept = scores[~ignored]
-        if not len(kept):
-            scores[:] = 0
-            return None
-        lo, hi = int(kept.min()), int(kept.max())
-        if hi == 0:
-            scores[:] = MAX_NODE_SCORE
-        else:
-            scores[:] = MAX_NODE_SCORE * (hi + lo - scores) // hi
-        scores[ignored] = 0
-        return None
+        s: PreScoreState = state.read(PRE_SCORE_STATE_KEY)
+        return scoring.normalize(s, scores)
 
 
-def new(args: PodTopologySpreadArgs | None, handle: Any) -> PodTopologySpread:
-    return PodTopologySpread(args or PodTopologySpreadArgs())
+def _involved(incoming: PodInfo, pod: PodInfo) -> bool:
+    """``involvedInTopologySpreading``: the pod itself, or an assigned pod of its namespace."""
+    return incoming.uid == pod.uid or (
+        incoming.node_name != "" and incoming.namespace == pod.namespace
+    )
+
+
+def new(args: PodTopologySpreadArgs | None, handle: Handle | None) -> PodTopologySpread:
+    return PodTopologySpread(args or PodTopologySpreadArgs(), handle)

@@ -1,0 +1,435 @@
+"""What a replay measures: allocation per resource, GPU fragmentation, latencies, node samples.
+
+GPU accounting reads the workload's columns (a pod asks num_gpu x gpu_milli,
+a node offers gpu_count x 1000), whichever plugins place the pods, so every
+profile is measured the same way. State is kept per node in numpy arrays
+and updated by each placement and release; a record costs O(1) plus one
+node's fragmentation.
+
+GPU fragmentation follows the FGD paper (Weng et al., ATC '23, section 3;
+the simulator's ``utils/frag.go``; NOTES-fgd-experiments.md item 5). For a
+node and a *target workload* of typical pods m with popularity p_m, the
+fragment is sum_m p_m F(m), where F(m) counts the node's idle GPU milli
+that m cannot use:
+
+- m asks for no GPU, or its GPU models exclude the node's: all idle GPU milli;
+- m fits the node's free CPU and enough of its GPUs have m's per-GPU share
+  free: only the GPUs with less free share than m asks for;
+- otherwise: all idle GPU milli.
+
+The per-GPU free shares come from a layout. ``packed_layout`` derives one
+from a node's aggregate GPU use, which is all a profile without GPU-share
+plugins determines: the used milli fill whole GPUs first, leaving at most
+one partly used GPU. That is the least fragmented layout the aggregate
+allows, so the figure is a lower bound of the fragmentation of a real
+per-GPU placement. When GPU-share plugins record per-GPU placement, their
+layout can be passed to ``Fragmentation.amount`` unchanged.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from ksched.traces.workload import NodeTable, PodTable
+
+__all__ = [
+    "NODE_UTIL_COLUMNS",
+    "SERIES_COLUMNS",
+    "ClusterMetrics",
+    "Fragmentation",
+    "NodeUtilRecorder",
+    "SeriesRecorder",
+    "TargetWorkload",
+    "discrete_by_arrived",
+    "packed_layout",
+    "percentiles",
+]
+
+MILLI: Final = 1000
+# FGD's typicalPodsConfig.podPopularityThreshold (95) as a fraction.
+DEFAULT_COVERAGE: Final = 0.95
+SERIES_COLUMNS: Final = (
+    "time",
+    "arrived_gpu_pct",
+    "gpu_alloc_pct",
+    "cpu_alloc_pct",
+    "mem_alloc_pct",
+    "gpu_frag_pct",
+    "gpu_frag_ratio_pct",
+    "pods_running",
+    "pods_pending",
+)
+NODE_UTIL_COLUMNS: Final = ("time", "node", "cpu_pct", "mem_pct", "gpu_pct")
+_COUNT_COLUMNS: Final = ("pods_running", "pods_pending")
+
+
+@dataclass(frozen=True, eq=False)
+class TargetWorkload:
+    """FGD's target workload: the most popular pod shapes and their renormalised weights.
+
+    A shape is (cpu_milli, per-GPU gpu_milli, num_gpu, allowed GPU models).
+    """
+
+    cpu_milli: NDArray[np.int64]
+    gpu_milli: NDArray[np.int64]
+    num_gpu: NDArray[np.int64]
+    gpu_models: tuple[tuple[str, ...], ...]
+    weight: NDArray[np.float64]
+
+    @classmethod
+    def from_pods(cls, pods: PodTable, coverage: float = DEFAULT_COVERAGE) -> TargetWorkload:
+        """Shapes by descending count, cut once they cover ``coverage`` of the pods.
+
+        As ``GetTypicalPods``: CPU-only pods count, every pod weighs 1, and
+        shapes are added until the covered count reaches the threshold. Equal
+        counts are ordered by shape, so the cut is deterministic.
+        """
+        if not 0 < coverage <= 1:
+            raise ValueError(
+                "The 'coverage' parameter of TargetWorkload.from_pods must be in (0, 1]. "
+                f"Got {coverage!r} instead."
+            )
+        if len(pods) == 0:
+            empty = np.zeros(0, dtype=np.int64)
+            return cls(empty, empty, empty, (), np.zeros(0))
+        frame = pd.DataFrame(
+            {
+                "cpu": pods.cpu_milli,
+                "milli": pods.gpu_milli.astype(np.int64),
+                "num": pods.num_gpu.astype(np.int64),
+                "models": ["|".join(m) for m in pods.gpu_models],
+            }
+        )
+        counts = frame.groupby(["cpu", "milli", "num", "models"], sort=True).size()
+        counts = counts.sort_values(ascending=False, kind="stable")
+        cum = np.cumsum(counts.to_numpy())
+        keep = min(len(cum), int(np.searchsorted(cum, coverage * len(pods), side="left")) + 1)
+        top = counts.iloc[:keep]
+        index = top.index.to_frame(index=False)
+        weight = top.to_numpy().astype(np.float64)
+        return cls(
+            cpu_milli=index["cpu"].to_numpy(np.int64),
+            gpu_milli=index["milli"].to_numpy(np.int64),
+            num_gpu=index["num"].to_numpy(np.int64),
+            gpu_models=tuple(tuple(m.split("|")) if m else () for m in index["models"]),
+            weight=weight / weight.sum(),
+        )
+
+    def __len__(self) -> int:
+        return len(self.weight)
+
+
+class Fragmentation:
+    """The fragment amount of nodes against a target workload, vectorised over nodes.
+
+    Shapes are grouped by their GPU demand (share, count, models); within a
+    group only the CPU request differs, so the weight of the shapes that fit
+    a node's free CPU is one lookup in a prefix-sum table over shapes sorted
+    by CPU. The cost per node is then (groups x GPUs), not (shapes x GPUs).
+    """
+
+    def __init__(self, target: TargetWorkload, node_models: Sequence[str]) -> None:
+        keys = list(
+            zip(target.gpu_milli.tolist(), target.num_gpu.tolist(), target.gpu_models, strict=True)
+        )
+        groups = list(dict.fromkeys(keys))
+        group_of = np.asarray([groups.index(k) for k in keys], dtype=np.intp)
+        self.milli = np.asarray([g[0] for g in groups], dtype=np.int64)
+        self.num = np.asarray([g[1] for g in groups], dtype=np.int64)
+        order = np.argsort(target.cpu_milli, kind="stable")
+        self.cpu_sorted = target.cpu_milli[order]
+        # prefix[j, k]: weight of group k among the j shapes with the smallest CPU requests.
+        table = np.zeros((len(order) + 1, len(groups)))
+        table[np.arange(1, len(order) + 1), group_of[order]] = target.weight[order]
+        self.prefix = np.cumsum(table, axis=0)
+        self.total_weight = float(target.weight.sum())
+        # access[model, k]: may group k's pods run on a node of this model?
+        self.access = np.asarray(
+            [[not g[2] or model in g[2] for g in groups] for model in node_models], dtype=bool
+        ).reshape(len(node_models), len(groups))
+        self.access &= self.milli > 0  # a CPU-only pod leaves every idle GPU idle
+        # Plain lists for packed_amount: one node's answer in pure Python beats a dozen
+        # numpy calls on arrays of a few elements.
+        self._groups = list(zip(self.milli.tolist(), self.num.tolist(), strict=True))
+        self._cpu = self.cpu_sorted.tolist()
+        self._prefix = self.prefix.tolist()
+        self._access = self.access.tolist()
+
+    def amount(
+        self, left: NDArray[np.int64], cpu_free: NDArray[np.int64], model: NDArray[np.intp]
+    ) -> NDArray[np.float64]:
+        """Fragment (milli-GPU) of each node from its free share per GPU (nodes x GPUs)."""
+        idle = left.sum(axis=1).astype(np.float64)
+        per_gpu = left[:, None, :]
+        need = self.milli[None, :, None]
+        hosts = (per_gpu >= need).sum(axis=2) >= self.num[None, :]
+        small = np.where(per_gpu < need, per_gpu, 0).sum(axis=2)
+        fit_cpu = self.prefix[np.searchsorted(self.cpu_sorted, cpu_free, side="right")]
+        usable = hosts & self.access[model]
+        return np.asarray(
+            idle * self.total_weight - (usable * fit_cpu * (idle[:, None] - small)).sum(axis=1),
+            dtype=np.float64,
+        )
+
+    def packed_amount(self, free: int, gpus: int, cpu_free: int, model: int) -> float:
+        """``amount`` of one node in the packed layout of ``free`` idle milli on ``gpus`` GPUs.
+
+        The hot path of a replay (one call per placement); tests hold it equal to
+        ``amount(packed_layout(...))``.
+        """
+        if free <= 0:
+            return 0.0
+        whole = min(free // MILLI, gpus)
+        part = free - whole * MILLI  # the one partly used GPU's free share, if any
+        fit = self._prefix[bisect.bisect_right(self._cpu, cpu_free)]
+        access = self._access[model]
+        lost = 0.0
+        for k, (milli, num) in enumerate(self._groups):
+            if not access[k] or not fit[k]:
+                continue
+            if whole + (0 < milli <= part) >= num:
+                lost += fit[k] * (free - (part if part < milli else 0))
+        return free * self.total_weight - lost
+
+
+def packed_layout(
+    gpu_count: NDArray[np.int64], gpu_used: NDArray[np.int64], width: int
+) -> NDArray[np.int64]:
+    """Free share per GPU when the used milli fill whole GPUs first (nodes x ``width``)."""
+    free = gpu_count * MILLI - gpu_used
+    slots = np.arange(width, dtype=np.int64) * MILLI
+    left = np.clip(free[:, None] - slots[None, :], 0, MILLI)
+    left[np.arange(width)[None, :] >= gpu_count[:, None]] = 0
+    return np.asarray(left, dtype=np.int64)
+
+
+class ClusterMetrics:
+    """Capacity and use of CPU, memory and GPU per node, with running totals and fragmentation.
+
+    Nodes are the rows of ``nodes`` (named ``names``); ``present`` says which
+    are in the cluster at the start. Amounts are exact integers.
+    """
+
+    def __init__(
+        self,
+        nodes: NodeTable,
+        names: Sequence[str],
+        target: TargetWorkload | None = None,
+        *,
+        present: NDArray[np.bool_] | None = None,
+    ) -> None:
+        n = len(nodes)
+        self.names = list(names)
+        self.row = {name: i for i, name in enumerate(self.names)}
+        self.cap_cpu = nodes.cpu_milli.astype(np.int64)
+        self.cap_mem = nodes.memory_bytes.astype(np.int64)
+        self.gpu_count = nodes.gpu_count.astype(np.int64)
+        self.cap_gpu = self.gpu_count * MILLI
+        self.used_cpu = np.zeros(n, dtype=np.int64)
+        self.used_mem = np.zeros(n, dtype=np.int64)
+        self.used_gpu = np.zeros(n, dtype=np.int64)
+        self.alive = np.ones(n, dtype=bool) if present is None else present.astype(bool).copy()
+        models = sorted({str(m) for m in nodes.gpu_model})
+        self.model = np.asarray([models.index(str(m)) for m in nodes.gpu_model], dtype=np.intp)
+        self.width = max(1, int(self.gpu_count.max(initial=0)))
+        self.fragmentation = None if target is None else Fragmentation(target, models)
+        self.frag = np.zeros(n)
+        self.cap_total = [
+            int(a[self.alive].sum()) for a in (self.cap_cpu, self.cap_mem, self.cap_gpu)
+        ]
+        self.used_total = [0, 0, 0]
+        self.frag_total = 0.0
+        self._refresh(np.flatnonzero(self.alive & (self.gpu_count > 0)))
+
+    # -- changes ----------------------------------------------------------------------
+    def place(self, node: int, cpu: int, mem: int, gpu: int) -> None:
+        self.used_cpu[node] += cpu
+        self.used_mem[node] += mem
+        self.used_gpu[node] += gpu
+        total = self.used_total
+        total[0] += cpu
+        total[1] += mem
+        total[2] += gpu
+        self._refresh_one(node)
+
+    def release(self, node: int, cpu: int, mem: int, gpu: int) -> None:
+        self.place(node, -cpu, -mem, -gpu)
+
+    def add_node(self, node: int) -> None:
+        """Node ``node`` joins the cluster, empty."""
+        if self.alive[node]:
+            return
+        self.alive[node] = True
+        for k, cap in enumerate((self.cap_cpu, self.cap_mem, self.cap_gpu)):
+            self.cap_total[k] += int(cap[node])
+        self._refresh_one(node)
+
+    def remove_node(self, node: int) -> None:
+        """Node ``node`` leaves; the caller has released its pods first."""
+        if not self.alive[node]:
+            return
+        if self.used_cpu[node] or self.used_mem[node] or self.used_gpu[node]:
+            raise RuntimeError(f"node {self.names[node]} still holds pods; release them first")
+        self.alive[node] = False
+        for k, cap in enumerate((self.cap_cpu, self.cap_mem, self.cap_gpu)):
+            self.cap_total[k] -= int(cap[node])
+        self.frag_total -= float(self.frag[node])
+        self.frag[node] = 0.0
+
+    def _refresh_one(self, node: int) -> None:
+        frag = self.fragmentation
+        if frag is None or not self.gpu_count[node] or not self.alive[node]:
+            return
+        new = frag.packed_amount(
+            int(self.cap_gpu[node] - self.used_gpu[node]),
+            int(self.gpu_count[node]),
+            int(self.cap_cpu[node] - self.used_cpu[node]),
+            int(self.model[node]),
+        )
+        self.frag_total += new - float(self.frag[node])
+        self.frag[node] = new
+
+    def _refresh(self, rows: NDArray[np.intp]) -> None:
+        if self.fragmentation is None or len(rows) == 0:
+            return
+        left = packed_layout(self.gpu_count[rows], self.used_gpu[rows], self.width)
+        cpu_free = self.cap_cpu[rows] - self.used_cpu[rows]
+        new = self.fragmentation.amount(left, cpu_free, self.model[rows])
+        self.frag_total += float(new.sum() - self.frag[rows].sum())
+        self.frag[rows] = new
+
+    # -- readings -----------------------------------------------------------------------
+    @staticmethod
+    def _pct(used: float, cap: int) -> float:
+        return 100.0 * used / cap if cap else float("nan")
+
+    @property
+    def cpu_alloc_pct(self) -> float:
+        return self._pct(self.used_total[0], self.cap_total[0])
+
+    @property
+    def mem_alloc_pct(self) -> float:
+        return self._pct(self.used_total[1], self.cap_total[1])
+
+    @property
+    def gpu_alloc_pct(self) -> float:
+        return self._pct(self.used_total[2], self.cap_total[2])
+
+    @property
+    def gpu_frag_pct(self) -> float:
+        """Fragmented GPU milli as % of the cluster's GPU milli (FGD Fig. 7a)."""
+        return self._pct(self.frag_total, self.cap_total[2])
+
+    @property
+    def gpu_frag_ratio_pct(self) -> float:
+        """Fragmented GPU milli as % of the idle GPU milli (FGD Fig. 7b)."""
+        return self._pct(self.frag_total, self.cap_total[2] - self.used_total[2])
+
+    def fragment_now(self) -> float:
+        """The fragment total recomputed from scratch (tests compare it with the running one)."""
+        if self.fragmentation is None:
+            return 0.0
+        rows = np.flatnonzero(self.alive & (self.gpu_count > 0))
+        left = packed_layout(self.gpu_count[rows], self.used_gpu[rows], self.width)
+        cpu_free = self.cap_cpu[rows] - self.used_cpu[rows]
+        return float(self.fragmentation.amount(left, cpu_free, self.model[rows]).sum())
+
+
+class SeriesRecorder:
+    """Rows of ``SERIES_COLUMNS`` in one growing float array, framed once at the end."""
+
+    def __init__(self, capacity: int = 1024) -> None:
+        self._data = np.empty((max(1, capacity), len(SERIES_COLUMNS)))
+        self.n = 0
+
+    def record(
+        self,
+        time: float,
+        metrics: ClusterMetrics,
+        arrived_gpu_milli: int,
+        running: int,
+        pending: int,
+    ) -> None:
+        if self.n == len(self._data):
+            self._data = np.concatenate([self._data, np.empty_like(self._data)])
+        self._data[self.n] = (
+            time,
+            metrics._pct(arrived_gpu_milli, metrics.cap_total[2]),
+            metrics.gpu_alloc_pct,
+            metrics.cpu_alloc_pct,
+            metrics.mem_alloc_pct,
+            metrics.gpu_frag_pct,
+            metrics.gpu_frag_ratio_pct,
+            running,
+            pending,
+        )
+        self.n += 1
+
+    def frame(self) -> pd.DataFrame:
+        df = pd.DataFrame(self._data[: self.n].copy(), columns=list(SERIES_COLUMNS))
+        for col in _COUNT_COLUMNS:
+            df[col] = df[col].astype(np.int64)
+        return df
+
+
+class NodeUtilRecorder:
+    """Per-node utilisation at sample times; ``gpu_pct`` is NaN on nodes without GPUs."""
+
+    def __init__(self) -> None:
+        self._parts: list[pd.DataFrame] = []
+
+    def sample(self, time: float, metrics: ClusterMetrics) -> None:
+        rows = np.flatnonzero(metrics.alive)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            part = pd.DataFrame(
+                {
+                    "time": np.full(len(rows), time),
+                    "node": np.asarray(metrics.names, dtype=object)[rows],
+                    "cpu_pct": 100.0 * metrics.used_cpu[rows] / metrics.cap_cpu[rows],
+                    "mem_pct": 100.0 * metrics.used_mem[rows] / metrics.cap_mem[rows],
+                    "gpu_pct": np.where(
+                        metrics.cap_gpu[rows] > 0,
+                        100.0 * metrics.used_gpu[rows] / np.maximum(metrics.cap_gpu[rows], 1),
+                        np.nan,
+                    ),
+                }
+            )
+        self._parts.append(part)
+
+    def frame(self) -> pd.DataFrame:
+        if not self._parts:
+            return pd.DataFrame({c: pd.Series(dtype=float) for c in NODE_UTIL_COLUMNS}).astype(
+                {"node": object}
+            )
+        return pd.concat(self._parts, ignore_index=True)
+
+
+def percentiles(values: NDArray[np.float64], qs: Iterable[float]) -> list[float]:
+    """Percentiles of the finite values; NaN for each when there are none."""
+    finite = values[np.isfinite(values)]
+    qs = list(qs)
+    if len(finite) == 0:
+        return [float("nan")] * len(qs)
+    return [float(v) for v in np.percentile(finite, qs)]
+
+
+def discrete_by_arrived(
+    series: pd.DataFrame,
+    columns: Sequence[str] = ("gpu_alloc_pct", "gpu_frag_pct", "gpu_frag_ratio_pct"),
+) -> pd.DataFrame:
+    """FGD's discrete curves (NOTES item 6): per integer arrived %, the mean of every record
+    whose arrived % rounds to it, not the value when that % is crossed.
+
+    Rounding is half-to-even (numpy and pandas); the index is the arrived %.
+    """
+    arrived = np.rint(series["arrived_gpu_pct"].to_numpy(np.float64)).astype(np.int64)
+    grouped = series[list(columns)].groupby(arrived, sort=True).mean()
+    grouped.index.name = "arrived_gpu_pct"
+    return grouped
