@@ -39,6 +39,7 @@ METRICS: Final[tuple[Metric, ...]] = (
     Metric("pods_placed", "pods placed", Better.HIGHER, 0),
     Metric("pods_failed", "pods failed", Better.LOWER, 0),
     Metric("pods_pending_at_end", "pods pending at end", Better.LOWER, 0),
+    Metric("pods_evicted", "pods evicted", Better.LOWER, 0),
     Metric("arrived_gpu_pct_final", "GPU arrived, final (% of GPU)", Better.NEITHER, 2),
     Metric("gpu_alloc_pct_final", "GPU allocated, final (%)", Better.HIGHER, 2),
     Metric("cpu_alloc_pct_final", "CPU allocated, final (%)", Better.HIGHER, 2),
@@ -53,6 +54,7 @@ METRICS: Final[tuple[Metric, ...]] = (
     Metric("jct_mean_s", "JCT mean (s)", Better.LOWER, 2),
     Metric("jct_p50_s", "JCT p50 (s)", Better.LOWER, 2),
     Metric("makespan_s", "makespan (s)", Better.LOWER, 2),
+    Metric("end_time_s", "simulated end time (s)", Better.NEITHER, 2),
 )
 _KNOWN: Final = {m.key for m in METRICS}
 
@@ -116,7 +118,9 @@ def _unknown(key: str, results: Sequence[ResultLike]) -> Metric:
 def _metric_row(metric: Metric, results: Sequence[ResultLike]) -> Row:
     values = [_number(r.summary.get(metric.key)) for r in results]
     cells = tuple(_format(v, metric.decimals) for v in values)
-    return Row(metric.key, metric.label, cells, _best(values, metric.better), metric.better)
+    # Compared as shown: two cells reading "11.03" must not have one marked best.
+    shown = [None if v is None else round(v, metric.decimals) for v in values]
+    return Row(metric.key, metric.label, cells, _best(shown, metric.better), metric.better)
 
 
 def _best(values: Sequence[float | None], better: Better) -> frozenset[int]:

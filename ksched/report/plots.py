@@ -55,6 +55,7 @@ TIME: Final = "time"
 _COLOURS: Final = tuple(f"C{i}" for i in range(10))
 _DASHES: Final = ("-", "--", "-.", ":")
 _PANEL: Final = (4.6, 3.6)
+_NO_RESOURCE: Final = "0.85"  # heat-map background: NaN cells, e.g. GPU of a CPU-only node
 _ARRIVED_LABEL: Final = "arrived workload (GPU requested, % of cluster GPU)"
 _ALLOC_PANELS: Final = (
     ("gpu_alloc_pct", "GPU allocated (% of cluster)"),
@@ -230,13 +231,16 @@ def plot_node_heatmap(result: ResultLike, name: str | None = None) -> Figure:
         )
         ax.set_title(resource)
         ax.set_xlabel(xlabel)
+        ax.set_facecolor(_NO_RESOURCE)
     axes[0].invert_yaxis()  # shared: once flips every panel, top row = busiest node
     if len(nodes) <= 40:
         axes[0].set_yticks(rows, labels=[_text(str(n)) for n in nodes], fontsize=7)
         axes[0].set_ylabel("node")
     else:
         axes[0].set_ylabel(f"node rank by mean utilisation ({len(nodes):,} nodes)")
-    fig.colorbar(mesh, ax=axes, label="utilisation (% of node capacity)", shrink=0.9)
+    fig.colorbar(
+        mesh, ax=axes, label="utilisation (% of node capacity; grey: node has none)", shrink=0.9
+    )
     fig.suptitle(_text(f"Per-node utilisation: {name or result.profile}"))
     return fig
 
@@ -344,13 +348,16 @@ def _cdf(ax: Axes, values: NDArray[np.float64], index: int) -> Line2D:
 
 
 def _cdf_axes(ax: Axes, xlabel: str, data: Sequence[object]) -> None:
-    """Log x when values span decades; symlog when some are zero (pods that never waited)."""
+    """Log x past a decade of spread (latency tails); symlog when some are zero (never waited)."""
     values = np.concatenate([np.asarray(d, dtype=np.float64) for d in data] or [np.zeros(0)])
     if values.size and values.max() > 0:
         positive = values[values > 0]
         if positive.size < values.size:
-            ax.set_xscale("symlog", linthresh=max(float(positive.min()), 1e-9))
-        elif positive.max() / positive.min() > 100:
+            # Linear up to the decade of the smallest positive value: zeros stay visible
+            # and the log part starts on a round tick.
+            decade = 10.0 ** np.floor(np.log10(float(positive.min())))
+            ax.set_xscale("symlog", linthresh=float(decade))
+        elif positive.max() / positive.min() > 10:
             ax.set_xscale("log")
     ax.set_ylim(0.0, 1.02)
     _labels(ax, xlabel, "fraction of pods")

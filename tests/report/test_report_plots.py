@@ -36,6 +36,13 @@ def _mixed() -> list[FakeResult]:
     ]
 
 
+def _cpu_only_nodes(result: FakeResult) -> FakeResult:
+    """Half the nodes have no GPU: their ``gpu_pct`` is NaN, as the simulator writes it."""
+    util = result.node_util
+    cpu_only = util["node"].isin(sorted(set(util["node"]))[::2])
+    return replace(result, node_util=util.assign(gpu_pct=util["gpu_pct"].where(~cpu_only)))
+
+
 def _assert_png(png: bytes) -> None:
     assert png.startswith(PNG_SIGNATURE)
     pixels = imread(io.BytesIO(png), format="png")
@@ -55,6 +62,7 @@ def _assert_png(png: bytes) -> None:
         lambda rs: plot_utilisation_over_time(rs, "arrival"),
         lambda rs: plot_node_heatmap(rs[0]),
         lambda rs: plot_node_heatmap(make_result("big", "time", nodes=120, samples=50)),
+        lambda rs: plot_node_heatmap(_cpu_only_nodes(rs[2])),
     ],
     ids=[
         "alloc_vs_arrived",
@@ -66,6 +74,7 @@ def _assert_png(png: bytes) -> None:
         "utilisation_arrival",
         "node_heatmap",
         "node_heatmap_many_nodes",
+        "node_heatmap_cpu_only_nodes",
     ],
 )
 def test_plot_renders_png(plot: Plotter) -> None:

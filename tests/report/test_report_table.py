@@ -75,8 +75,17 @@ def test_missing_and_nan_metrics_show_a_dash_and_never_win(result: MakeResult) -
         ("pods_total", [10, 20, 30], set()),
         ("throughput_pods_per_s", [math.nan, 100.0, 50.0], {1}),
         ("makespan_s", [math.nan, math.nan, 50.0], set()),
+        ("gpu_frag_pct_final", [11.031, 11.029, 12.0], {0, 1}),
     ],
-    ids=["higher-tie", "lower", "all-equal", "neutral", "nan-skipped", "single-value"],
+    ids=[
+        "higher-tie",
+        "lower",
+        "all-equal",
+        "neutral",
+        "nan-skipped",
+        "single-value",
+        "tie-as-shown",
+    ],
 )
 def test_best_cell(key: str, values: list[float], best: set[int]) -> None:
     results: list[FakeResult] = []
