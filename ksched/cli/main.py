@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from ksched import __version__
-from ksched.cli import config_cmd, explain_cmd, schedule_cmd
+from ksched.cli import config_cmd, explain_cmd, replay_cmd, schedule_cmd
 from ksched.cli.errors import user_errors
 
 
@@ -17,7 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"ksched {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (schedule_cmd, explain_cmd, config_cmd):
+    for module in (replay_cmd, schedule_cmd, explain_cmd, config_cmd):
         module.add_parser(sub)
     return parser
 

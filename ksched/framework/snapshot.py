@@ -24,6 +24,8 @@ from ksched.framework.resources import (
     ResourceIndex,
 )
 
+_NO_PODS = np.iinfo(np.int64).max
+
 HostPort = tuple[str, str, int]
 """(hostIP, protocol, hostPort) as upstream's HostPortInfo keys them."""
 
@@ -132,6 +134,7 @@ class ClusterSnapshot:
         self._req = np.zeros((0, len(self.resources)), dtype=np.int64)
         self._nz = np.zeros((0, 2), dtype=np.int64)
         self._unsched = np.zeros(0, dtype=bool)
+        self._min_prio = np.zeros(0, dtype=np.int64)
         # Bumped by every change a plugin's cached, cluster-derived data depends on.
         self.generation = 0
         self.node_generation = 0
@@ -161,6 +164,11 @@ class ClusterSnapshot:
     @property
     def unschedulable(self) -> NDArray[np.bool_]:
         return self._unsched[: self.n]
+
+    @property
+    def min_pod_priority(self) -> NDArray[np.int64]:
+        """Lowest priority among each node's pods (int64 max when empty), for preemption."""
+        return self._min_prio[: self.n]
 
     @property
     def names(self) -> list[str]:
@@ -220,6 +228,9 @@ class ClusterSnapshot:
         self._req = grown(self._req, r)  # type: ignore[assignment]
         self._nz = grown(self._nz, 2)  # type: ignore[assignment]
         self._unsched = grown(self._unsched, None)
+        prio = np.full(cap, _NO_PODS, dtype=np.int64)
+        prio[: self.n] = self._min_prio[: self.n]
+        self._min_prio = prio
         self._cap = cap
 
     # -- nodes --------------------------------------------------------------
@@ -259,7 +270,7 @@ class ClusterSnapshot:
         for key in info.pods:
             self.pod_nodes.pop(key, None)
         self._add_images(info.node, -1)
-        for a in (self._alloc, self._req, self._nz, self._unsched):
+        for a in (self._alloc, self._req, self._nz, self._unsched, self._min_prio):
             a[i : self.n - 1] = a[i + 1 : self.n]
         self.n -= 1
         for j in range(i, self.n):
@@ -269,6 +280,7 @@ class ClusterSnapshot:
         self._alloc[self.n] = 0
         self._req[self.n] = 0
         self._nz[self.n] = 0
+        self._min_prio[self.n] = _NO_PODS
         self.pods_with_affinity -= info.pods_with_affinity
         self.pods_with_required_anti_affinity -= info.pods_with_required_anti_affinity
         self._changed_nodes()
@@ -325,6 +337,8 @@ class ClusterSnapshot:
         info.pods[pod.key] = pod
         self.pod_nodes[pod.key] = node_name
         self._log(i)
+        if pod.priority < self._min_prio[i]:
+            self._min_prio[i] = pod.priority
         for port in host_ports(pod):
             info.used_ports[port] = info.used_ports.get(port, 0) + 1
         aff, anti = affinity_flags(pod)
@@ -346,6 +360,8 @@ class ClusterSnapshot:
         vec = self.pod_vector(held)
         i = info.index
         self._log(i)
+        if held.priority <= self._min_prio[i]:
+            self._min_prio[i] = min((p.priority for p in info.pods.values()), default=_NO_PODS)
         self._req[i] -= vec
         self._nz[i, CPU_COL] -= held.non_zero_cpu
         self._nz[i, MEMORY_COL] -= held.non_zero_memory

@@ -115,8 +115,17 @@ class ArrivalReplay:
         self.node_samples = node_samples
         self.progress = progress
         self.observer = observer
-        self.placed = 0
-        self.failed = 0
+        self.arrived = self.placed = self.failed = 0
+
+    def counts(self) -> dict[str, int]:
+        """Pods by fate so far: every arrived pod is placed or failed at once."""
+        pending = self.arrived - self.placed - self.failed
+        return {
+            "arrived": self.arrived,
+            "running": self.placed,
+            "failed": self.failed,
+            "pending": pending,
+        }
 
     def run(self) -> ReplayResult:
         start = time.perf_counter()
@@ -166,6 +175,7 @@ class ArrivalReplay:
             arrived_gpu += int(gpu[row])
             log.arrival[i] = i
             log.state[i] = PENDING
+            self.arrived += 1
             sched.add_pod(info)
             t0 = clock()
             result = sched.schedule_one()

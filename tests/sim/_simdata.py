@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ksched.scheduler import Scheduler
-from ksched.traces.workload import GIB, NodeTable, PodTable, Workload
+from ksched.traces.workload import GIB, NodeTable, PodTable, Workload, gpu_model_sets
 
 
 def nodes(
@@ -39,9 +39,10 @@ def pods(
     duration: Sequence[float] | None = None,
     deleted: Sequence[float] | None = None,
     names: Sequence[str] | None = None,
+    gpu_specs: Sequence[str] | None = None,
     **extra: Any,
 ) -> PodTable:
-    """Pods ``p0, p1, ...`` of ``cpu`` millicores and 1 GiB each."""
+    """Pods ``p0, p1, ...`` of ``cpu`` millicores and 1 GiB each; ``gpu_specs`` as in openb."""
     n = len(cpu)
     created_arr = None if created is None else np.asarray(created, float)
     return PodTable.from_columns(
@@ -53,6 +54,7 @@ def pods(
         creation_time=created_arr,
         deletion_time=None if deleted is None else np.asarray(deleted, float),
         duration=None if duration is None else np.asarray(duration, float),
+        gpu_models=None if gpu_specs is None else gpu_model_sets(list(gpu_specs)),
         **extra,
     )
 

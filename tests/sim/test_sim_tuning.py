@@ -20,7 +20,9 @@ def rng(seed: int = 0) -> np.random.Generator:
 
 
 def test_originals_are_name_sorted_then_shuffled_by_the_seed() -> None:
-    table = pods([1000] * 6, names=["e", "c", "a", "f", "b", "d"], num_gpu=[1] * 6, gpu_milli=[500] * 6)
+    table = pods(
+        [1000] * 6, names=["e", "c", "a", "f", "b", "d"], num_gpu=[1] * 6, gpu_milli=[500] * 6
+    )
     plain = tune_pods(table, 0, 10_000, rng(), shuffle=False)
     assert list(plain.names) == ["a", "b", "c", "d", "e", "f"]
     assert plain.direction == "none"

@@ -147,6 +147,9 @@ class DryRunResult:
     errors: list[Status] = field(default_factory=list)
 
 
+_NO_VICTIMS = Status.unresolvable(ERR_NO_VICTIMS)
+
+
 def dry_run_preemption(
     framework: Framework,
     state: CycleState,
@@ -165,8 +168,13 @@ def dry_run_preemption(
     violating: list[Candidate] = []
     result = DryRunResult([])
     n = len(nodes)
+    lowest = framework.snapshot.min_pod_priority
     for i in range(n):
         node = nodes[(offset + i) % n]
+        if lowest[node.index] >= pod.priority:
+            # No lower-priority pod here: nothing to evict (checked without cloning the state).
+            result.statuses[node.name] = _NO_VICTIMS
+            continue
         victims, num_violations, status = select_victims_on_node(
             framework, state.clone(), pod, node, pdbs
         )

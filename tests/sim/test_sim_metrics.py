@@ -1,0 +1,151 @@
+"""Allocation, FGD fragmentation against a target workload, and the arrived-% curves."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from _simdata import nodes, pods
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ksched.sim import (
+    ClusterMetrics,
+    Fragmentation,
+    TargetWorkload,
+    discrete_by_arrived,
+    packed_layout,
+)
+from ksched.traces.workload import GIB
+
+
+def target(*shapes: tuple[int, int, int, tuple[str, ...], float]) -> TargetWorkload:
+    """Shapes (cpu, per-GPU milli, GPUs, models, weight)."""
+    return TargetWorkload(
+        cpu_milli=np.asarray([s[0] for s in shapes], np.int64),
+        gpu_milli=np.asarray([s[1] for s in shapes], np.int64),
+        num_gpu=np.asarray([s[2] for s in shapes], np.int64),
+        gpu_models=tuple(s[3] for s in shapes),
+        weight=np.asarray([s[4] for s in shapes], np.float64),
+    )
+
+
+# A CPU-only pod (20%), a half-GPU sharing pod (50%), a 2-GPU pod (30%).
+MIXED = target((1000, 0, 0, (), 0.2), (2000, 500, 1, (), 0.5), (4000, 1000, 2, (), 0.3))
+
+
+@pytest.mark.parametrize(
+    ("left", "cpu_free", "expected"),
+    [
+        # Idle 2300. CPU-only: all 2300. Sharing and 2-GPU pods fit: only the 300 left
+        # on the partly used GPU is lost to them.
+        ([1000, 1000, 300, 0], 8000, 0.2 * 2300 + 0.5 * 300 + 0.3 * 300),
+        # The 2-GPU pod no longer fits the free CPU: all idle GPU is fragment for it.
+        ([1000, 1000, 300, 0], 3000, 0.2 * 2300 + 0.5 * 300 + 0.3 * 2300),
+        # No GPU has 500 free and none is whole: nothing fits, everything is fragment.
+        ([400, 400, 400, 400], 8000, 1600.0),
+        # A full node has nothing idle to lose.
+        ([0, 0, 0, 0], 8000, 0.0),
+        # Exactly 500 free fits the sharing pod: 500 is not lost to it.
+        ([500, 0, 0, 0], 8000, 0.2 * 500 + 0.5 * 0 + 0.3 * 500),
+    ],
+    ids=["partly-used", "cpu-short", "all-shreds", "full", "exact-fit"],
+)
+def test_fragment_amount_follows_fgd(left: list[int], cpu_free: int, expected: float) -> None:
+    frag = Fragmentation(MIXED, ["T4"])
+    got = frag.amount(np.asarray([left], np.int64), np.asarray([cpu_free]), np.asarray([0]))
+    assert got[0] == pytest.approx(expected)
+
+
+def test_a_gpu_model_the_node_lacks_makes_all_idle_gpu_fragment() -> None:
+    pinned = target((2000, 500, 1, ("V100M32",), 1.0))
+    frag = Fragmentation(pinned, ["T4", "V100M32"])
+    left = np.asarray([[1000, 300], [1000, 300]], np.int64)
+    got = frag.amount(left, np.asarray([8000, 8000]), np.asarray([0, 1]))
+    assert list(got) == [1300.0, 300.0]
+
+
+def test_packed_layout_fills_whole_gpus_first() -> None:
+    left = packed_layout(np.asarray([4, 2, 0]), np.asarray([1700, 0, 0]), 4)
+    assert left.tolist() == [[1000, 1000, 300, 0], [1000, 1000, 0, 0], [0, 0, 0, 0]]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    gpus=st.sampled_from([1, 2, 4, 8]),
+    used_share=st.floats(0, 1),
+    cpu_free=st.integers(0, 10_000),
+    model=st.integers(0, 1),
+)
+def test_packed_amount_equals_the_vectorised_amount(
+    gpus: int, used_share: float, cpu_free: int, model: int
+) -> None:
+    tw = target(
+        (1000, 0, 0, (), 0.1),
+        (500, 250, 1, (), 0.2),
+        (3000, 250, 1, (), 0.1),
+        (2000, 810, 1, ("A",), 0.2),
+        (6000, 1000, 1, (), 0.15),
+        (9000, 1000, 4, (), 0.1),
+        (8000, 1000, 8, ("B",), 0.15),
+    )
+    frag = Fragmentation(tw, ["A", "B"])
+    used = int(used_share * gpus * 1000)
+    left = packed_layout(np.asarray([gpus]), np.asarray([used]), 8)
+    vector = frag.amount(left, np.asarray([cpu_free]), np.asarray([model]))[0]
+    scalar = frag.packed_amount(gpus * 1000 - used, gpus, cpu_free, model)
+    assert scalar == pytest.approx(vector)
+
+
+def test_target_workload_keeps_the_popular_shapes_covering_the_share() -> None:
+    # Shapes by count: a x5, b x3, c x1, d x1.
+    table = pods(
+        [1000] * 5 + [2000] * 3 + [3000, 4000],
+        num_gpu=[1] * 5 + [0] * 3 + [1, 2],
+        gpu_milli=[500] * 5 + [0] * 3 + [1000, 1000],
+    )
+    everything = TargetWorkload.from_pods(table, 0.95)
+    assert len(everything) == 4
+    assert everything.weight.tolist() == [0.5, 0.3, 0.1, 0.1]
+    top = TargetWorkload.from_pods(table, 0.8)  # a and b reach exactly 8 of 10
+    assert top.cpu_milli.tolist() == [1000, 2000]
+    assert top.weight.tolist() == [5 / 8, 3 / 8]
+    assert TargetWorkload.from_pods(table, 0.5).cpu_milli.tolist() == [1000]
+
+
+def test_cluster_metrics_track_allocation_and_fragmentation_incrementally() -> None:
+    table = nodes([8000, 8000, 4000], gpus=[4, 2, 0], models=["T4", "T4", ""], memory_gib=16)
+    m = ClusterMetrics(table, ["a", "b", "c"], MIXED)
+    empty = m.frag_total
+    assert empty == pytest.approx(m.fragment_now())
+    assert empty == pytest.approx(0.2 * 6000)  # only the CPU-only pods lose the idle GPUs
+    m.place(0, 4000, 8 * GIB, 1700)
+    m.place(1, 2000, 2 * GIB, 500)
+    m.place(2, 1000, 1 * GIB, 0)
+    assert m.frag_total == pytest.approx(m.fragment_now())
+    assert m.gpu_alloc_pct == pytest.approx(100 * 2200 / 6000)
+    assert m.cpu_alloc_pct == pytest.approx(100 * 7000 / 20_000)
+    assert m.mem_alloc_pct == pytest.approx(100 * 11 / 48)
+    assert m.gpu_frag_pct == pytest.approx(100 * m.frag_total / 6000)
+    with pytest.raises(RuntimeError, match="still holds pods"):
+        m.remove_node(1)
+    m.release(1, 2000, 2 * GIB, 500)
+    m.remove_node(1)
+    assert m.cap_total == [12_000, 32 * GIB, 4000]
+    assert m.frag_total == pytest.approx(m.fragment_now())
+    m.add_node(1)
+    assert m.cap_total == [20_000, 48 * GIB, 6000]
+    assert m.frag_total == pytest.approx(m.fragment_now())
+
+
+def test_discrete_curve_is_the_mean_of_records_rounding_to_each_percent() -> None:
+    # NOTES item 6: the value at X% is the mean of every record whose arrived % rounds to X.
+    series = pd.DataFrame(
+        {
+            "arrived_gpu_pct": [0.4, 0.6, 1.4, 1.5, 2.5, 2.6],
+            "gpu_alloc_pct": [0.0, 1.0, 2.0, 4.0, 6.0, 9.0],
+        }
+    )
+    curve = discrete_by_arrived(series, ["gpu_alloc_pct"])
+    # Half to even: 1.5 -> 2 and 2.5 -> 2.
+    assert curve["gpu_alloc_pct"].to_dict() == {0: 0.0, 1: 1.5, 2: 5.0, 3: 9.0}

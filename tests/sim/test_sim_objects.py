@@ -1,0 +1,44 @@
+"""Pods built once per distinct row, handed out as independent copies."""
+
+from __future__ import annotations
+
+from _simdata import pods
+
+from ksched.framework.pod_info import PodInfo
+from ksched.sim import PodConversion, PodFactory
+from ksched.traces.workload import GPU_CARD_MODEL, GPU_MILLI
+
+
+def test_rows_equal_but_for_the_name_share_one_class() -> None:
+    table = pods([1000, 1000, 2000, 1000], num_gpu=[1, 1, 1, 0], gpu_milli=[500, 500, 500, 0])
+    factory = PodFactory(table)
+    assert factory.classes.tolist() == [0, 0, 1, 2]
+
+
+def test_copies_are_independent_of_each_other() -> None:
+    factory = PodFactory(pods([1000, 1000]))
+    a, b = factory.pod(0), factory.pod(1)
+    c = factory.pod(0, "p0-tuned-0")
+    assert [p.metadata.name for p in (a, b, c)] == ["p0", "p1", "p0-tuned-0"]
+    a.spec.node_name = "n1"  # binding writes here
+    a.metadata.annotations["x"] = "y"  # GPU-share plugins write here
+    assert b.spec.node_name is None and c.spec.node_name is None
+    assert "x" not in b.metadata.annotations
+    assert factory.pod(1).spec == b.spec
+
+
+def test_the_default_conversion_requests_the_gpu_share_and_pins_models() -> None:
+    table = pods([1000], num_gpu=[2], gpu_milli=[1000], gpu_specs=["V100M16|V100M32"])
+    info = PodInfo.from_pod(PodFactory(table, PodConversion(scheduler_name="packer")).pod(0))
+    assert info.requests[GPU_MILLI] == 2000
+    assert info.scheduler_name == "packer"
+    term = info.pod.spec.affinity.node_affinity.required_during_scheduling_ignored_during_execution  # type: ignore[union-attr]
+    expr = term.node_selector_terms[0].match_expressions[0]  # type: ignore[union-attr]
+    assert (expr.key, expr.operator, expr.values) == (GPU_CARD_MODEL, "In", ["V100M16", "V100M32"])
+    bare = PodFactory(
+        table, PodConversion(gpu_as_extended_resource=False, gpu_model_affinity=False)
+    )
+    plain = bare.pod(0)
+    assert GPU_MILLI not in PodInfo.from_pod(plain).requests
+    assert plain.spec.affinity is None
+    assert plain.metadata.annotations[GPU_MILLI] == "1000"  # Open-Gpu-Share's per-GPU share
