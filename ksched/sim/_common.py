@@ -34,25 +34,34 @@ def check(owner: str, name: str, value: object, ok: bool, rule: str) -> None:
         )
 
 
-def scheduler_for(
-    config: KubeSchedulerConfiguration | None,
-    profile: str | None,
-    seed: int,
-    tie_break: TieBreak,
-    clock: SimClock | None = None,
-) -> tuple[Scheduler, str]:
-    """A scheduler on a simulated clock, and the schedulerName the replayed pods use."""
-    cfg = config or default_config()
-    names = [p.scheduler_name for p in cfg.profiles]
+def profile_name(config: KubeSchedulerConfiguration | None, profile: str | None) -> str:
+    """The schedulerName the replayed pods use: ``profile``, else the first profile's."""
+    names = [p.scheduler_name for p in (config or default_config()).profiles]
     name = profile or names[0]
     if name not in names:
         raise ValueError(
             f"profile {name!r} is not in the configuration (it has {', '.join(names)})"
         )
-    sched = Scheduler(
-        cfg, clock=clock or SimClock(), seed=seed, tie_break=tie_break, explain_messages=False
+    return name
+
+
+def scheduler_for(
+    config: KubeSchedulerConfiguration | None,
+    seed: int,
+    tie_break: TieBreak,
+    *,
+    clock: SimClock | None = None,
+    equivalence_cache: bool = True,
+) -> Scheduler:
+    """A scheduler on a simulated clock that does not build failure messages nobody reads."""
+    return Scheduler(
+        config or default_config(),
+        clock=clock or SimClock(),
+        seed=seed,
+        tie_break=tie_break,
+        explain_messages=False,
+        equivalence_cache=equivalence_cache,
     )
-    return sched, name
 
 
 class Progress(Protocol):

@@ -37,6 +37,7 @@ from ksched.sim._common import (
     PodLog,
     check,
     evicted_keys,
+    profile_name,
     progress_bar,
     scheduler_for,
 )
@@ -74,7 +75,11 @@ class ArrivalReplay:
     ``rename_nodes``: FGD's node prefixes (default: when ``tie_break`` is
     ``"smallest-name"``), from ``node_order_seed`` (default: ``seed``).
     ``coverage``: the share of pods the fragmentation's target workload
-    covers. ``observer(replay)`` is called after every pod (for tests).
+    covers. ``equivalence_cache``: the scheduler's cache of per-node results
+    by pod shape (decisions are the same either way); by default on when
+    pod rows repeat, as in openb, and off when nearly every pod is distinct,
+    where it only costs. ``observer(replay)`` is called after every pod (for
+    tests).
     """
 
     def __init__(
@@ -93,6 +98,7 @@ class ArrivalReplay:
         conversion: PodConversion | None = None,
         coverage: float = DEFAULT_COVERAGE,
         node_samples: int = 100,
+        equivalence_cache: bool | None = None,
         progress: bool = False,
         observer: Observer | None = None,
     ) -> None:
@@ -113,6 +119,7 @@ class ArrivalReplay:
         self.conversion = conversion or PodConversion()
         self.coverage = coverage
         self.node_samples = node_samples
+        self.equivalence_cache = equivalence_cache
         self.progress = progress
         self.observer = observer
         self.arrived = self.placed = self.failed = 0
@@ -138,12 +145,13 @@ class ArrivalReplay:
         else:
             order, node_names = np.arange(len(wl.nodes)), [str(n) for n in wl.nodes.name]
         nodes = wl.nodes.subset(order)
-        self.scheduler, scheduler_name = scheduler_for(
-            self.config, self.profile, self.seed, self.tie_break
+        self.scheduler_name = profile_name(self.config, self.profile)
+        factory = PodFactory(wl.pods, replace(self.conversion, scheduler_name=self.scheduler_name))
+        cache = factory.repeats if self.equivalence_cache is None else self.equivalence_cache
+        self.scheduler = scheduler_for(
+            self.config, self.seed, self.tie_break, equivalence_cache=cache
         )
-        self.scheduler_name = scheduler_name
         self.scheduler.add_nodes(build_nodes(nodes, node_names))
-        factory = PodFactory(wl.pods, replace(self.conversion, scheduler_name=scheduler_name))
         infos = [factory.info(int(r), str(n)) for r, n in zip(tuned.rows, tuned.names, strict=True)]
         self.metrics = ClusterMetrics(
             nodes, node_names, TargetWorkload.from_pods(wl.pods, self.coverage)

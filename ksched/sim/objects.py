@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from ksched.api import Node, Pod
+from ksched.api import DEFAULT_MEMORY_REQUEST, DEFAULT_MILLI_CPU_REQUEST, Node, Pod
 from ksched.config import DEFAULT_SCHEDULER_NAME
 from ksched.framework.pod_info import PodInfo
 from ksched.traces.workload import GPU_CARD_MODEL, GPU_MILLI, NodeTable, PodTable
@@ -34,6 +34,8 @@ from ksched.traces.workload import GPU_CARD_MODEL, GPU_MILLI, NodeTable, PodTabl
 __all__ = ["PodConversion", "PodFactory", "build_nodes", "pod_dict"]
 
 _CACHE_SIZE: Final = 4096
+CPU: Final = "cpu"
+MEMORY: Final = "memory"
 # Columns that make two pods schedule the same way; the name is not one of them.
 _CONTENT: Final = (
     "cpu_milli",
@@ -148,7 +150,53 @@ class PodFactory:
         return _renamed(template, name)
 
     def info(self, row: int, name: str | None = None) -> PodInfo:
-        return PodInfo.from_pod(self.pod(row, name))
+        """``PodInfo.from_pod(self.pod(row, name))``, its requests read from the table.
+
+        Exact quantity arithmetic costs more than a scheduling cycle for a pod
+        whose requests are all distinct; a trace pod has one container and no
+        overhead, so its requests are the table's integers (tests hold the two
+        forms equal).
+        """
+        pod = self.pod(row, name)
+        meta = pod.metadata
+        namespace = meta.namespace or "default"
+        key = f"{namespace}/{meta.name}"
+        requests, cpu, memory = self._requests(row)
+        return PodInfo(
+            pod=pod,
+            key=key,
+            uid=meta.uid or key,
+            namespace=namespace,
+            name=meta.name or "",
+            priority=pod.spec.priority or 0,
+            labels=meta.labels,
+            requests=requests,
+            non_zero_cpu=cpu,
+            non_zero_memory=memory,
+        )
+
+    def _requests(self, row: int) -> tuple[dict[str, int], int, int]:
+        """(requests, non-zero cpu, non-zero memory) in ``pod_dict``'s order and units."""
+        table = self.table
+        cpu, memory = int(table.cpu_milli[row]), int(table.memory_bytes[row])
+        requests: dict[str, int] = {}
+        if cpu:
+            requests[CPU] = cpu
+        if memory:
+            requests[MEMORY] = memory
+        for resource, amounts in table.extended.items():
+            if amounts[row]:
+                requests[resource] = int(amounts[row])
+        gpu = int(table.num_gpu[row]) * int(table.gpu_milli[row])
+        if self.conversion.gpu_as_extended_resource and gpu:
+            requests[GPU_MILLI] = gpu
+        # Request-less containers count as kube-scheduler's defaults when scoring.
+        return requests, cpu or DEFAULT_MILLI_CPU_REQUEST, memory or DEFAULT_MEMORY_REQUEST
+
+    @property
+    def repeats(self) -> bool:
+        """Do rows repeat, on average at least twice? Then caches keyed by pod shape pay off."""
+        return 2 * len(self._count) <= len(self.table)
 
 
 def build_nodes(table: NodeTable, names: Sequence[str] | None = None) -> list[Node]:

@@ -50,6 +50,7 @@ from ksched.sim._common import (
     PodLog,
     check,
     evicted_keys,
+    profile_name,
     progress_bar,
     scheduler_for,
 )
@@ -91,6 +92,8 @@ class NodeEvent:
 class TimeReplay:
     """One profile, one seed, the workload in simulated time. Keyword parameters only.
 
+    ``equivalence_cache`` as for ``ArrivalReplay`` (default: on when pod rows repeat).
+
     ``observer(replay)`` is called after every event (for invariant tests);
     ``counts()`` and ``scheduler`` are what it may read.
     """
@@ -112,6 +115,7 @@ class TimeReplay:
         conversion: PodConversion | None = None,
         coverage: float = DEFAULT_COVERAGE,
         node_samples: int = 100,
+        equivalence_cache: bool | None = None,
         progress: bool = False,
         observer: Observer | None = None,
     ) -> None:
@@ -154,6 +158,7 @@ class TimeReplay:
         self.conversion = conversion or PodConversion()
         self.coverage = coverage
         self.node_samples = node_samples
+        self.equivalence_cache = equivalence_cache
         self.progress = progress
         self.observer = observer
         self.arrived = self.running = self.finished = self.failed = 0
@@ -193,10 +198,14 @@ class TimeReplay:
 
         clock = SimClock()
         self.engine = Engine(clock)
-        self.scheduler, scheduler_name = scheduler_for(
-            self.config, self.profile, self.seed, self.tie_break, clock
+        self.scheduler_name = profile_name(self.config, self.profile)
+        self.factory = PodFactory(
+            pods, replace(self.conversion, scheduler_name=self.scheduler_name)
         )
-        self.scheduler_name = scheduler_name
+        cache = self.factory.repeats if self.equivalence_cache is None else self.equivalence_cache
+        self.scheduler = scheduler_for(
+            self.config, self.seed, self.tie_break, clock=clock, equivalence_cache=cache
+        )
         names = [str(n) for n in wl.nodes.name]
         first: dict[str, str] = {}
         for ev in self.node_events:
@@ -207,7 +216,6 @@ class TimeReplay:
         self.metrics = ClusterMetrics(
             wl.nodes, names, TargetWorkload.from_pods(pods, self.coverage), present=present
         )
-        self.factory = PodFactory(pods, replace(self.conversion, scheduler_name=scheduler_name))
         self.log = PodLog(len(rows))
         self.series = SeriesRecorder(2 * len(rows) + 16)
         self.node_util = NodeUtilRecorder()

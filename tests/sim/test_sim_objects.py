@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import numpy as np
+import pytest
 from _simdata import pods
 
 from ksched.framework.pod_info import PodInfo
@@ -42,3 +46,31 @@ def test_the_default_conversion_requests_the_gpu_share_and_pins_models() -> None
     assert GPU_MILLI not in PodInfo.from_pod(plain).requests
     assert plain.spec.affinity is None
     assert plain.metadata.annotations[GPU_MILLI] == "1000"  # Open-Gpu-Share's per-GPU share
+
+
+@pytest.mark.parametrize("extended", [True, False], ids=["gpu-requested", "annotations-only"])
+def test_pod_info_from_the_table_equals_the_exact_form(extended: bool) -> None:
+    table = pods(
+        [0, 1500, 2000, 1000],
+        num_gpu=[0, 1, 4, 1],
+        gpu_milli=[0, 470, 1000, 1000],
+        priority=[0, 5, 0, -3],
+        extended={"example.com/fpga": [0, 1, 0, 2]},
+    )
+    table = replace(table, memory_bytes=np.asarray([0, 3 * 2**20, 2**30 + 1, 5], np.int64))
+    factory = PodFactory(table, PodConversion(gpu_as_extended_resource=extended))
+    for row in range(len(table)):
+        fast = factory.info(row, f"copy-{row}")
+        exact = PodInfo.from_pod(factory.pod(row, f"copy-{row}"))
+        for field in ("key", "uid", "namespace", "name", "priority", "labels", "requests"):
+            assert getattr(fast, field) == getattr(exact, field), field
+        assert list(fast.requests) == list(exact.requests)
+        assert (fast.non_zero_cpu, fast.non_zero_memory) == (
+            exact.non_zero_cpu,
+            exact.non_zero_memory,
+        )
+
+
+def test_repeats_says_whether_rows_repeat() -> None:
+    assert PodFactory(pods([1000] * 4)).repeats
+    assert not PodFactory(pods([1000, 2000, 3000])).repeats

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import contextlib
 from collections import Counter
+from collections.abc import Mapping
 from typing import Final
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
@@ -23,6 +25,7 @@ from ksched.framework.handle import Handle
 from ksched.framework.interface import NodeToStatus, PostFilterResult
 from ksched.framework.plugins import names
 from ksched.framework.plugins.defaultpreemption.candidates import (
+    ERR_NO_VICTIMS,
     calculate_num_candidates,
     dry_run_preemption,
     potential_nodes,
@@ -86,6 +89,10 @@ def no_fit_message(num_all_nodes: int, statuses: dict[str, Status], absent: Stat
     if len(statuses) < num_all_nodes:
         for reason in absent.reasons:
             counts[reason] += num_all_nodes - len(statuses)
+    return _histogram_message(num_all_nodes, counts)
+
+
+def _histogram_message(num_all_nodes: int, counts: Mapping[str, int]) -> str:
     msg = f"0/{num_all_nodes} nodes are available:"
     if counts:
         msg += " " + ", ".join(sorted(f"{n} {r}" for r, n in counts.items())) + "."
@@ -136,6 +143,14 @@ class DefaultPreemption:
         absent = Status.unresolvable(ERR_NOT_HELPFUL)
         if not nodes:
             return None, Status.unschedulable(no_fit_message(snap.n, {}, absent))
+        rows = np.fromiter((n.index for n in nodes), dtype=np.intp, count=len(nodes))
+        if not (snap.min_pod_priority[rows] < pod.priority).any():
+            # No candidate node holds a lower-priority pod: every dry run would find no
+            # victims, so the outcome (and upstream's message) is known without running them.
+            counts = {ERR_NO_VICTIMS: len(nodes)}
+            if snap.n > len(nodes):
+                counts[ERR_NOT_HELPFUL] = snap.n - len(nodes)
+            return None, Status.unschedulable(_histogram_message(snap.n, counts))
         offset, num = self.get_offset_and_num_candidates(len(nodes))
         dry = dry_run_preemption(fwk, state, pod, nodes, self._pdbs(), offset, num)
         if not dry.candidates:
