@@ -26,7 +26,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "run", None):
-        args = parser.parse_args(["schedule", *(argv or [])])
+        args = parser.parse_args(["replay", *(argv or [])])
     try:
         return int(args.run(args))
     except user_errors() as exc:
