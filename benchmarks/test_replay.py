@@ -58,8 +58,6 @@ def test_openb_arrival_default_profile(benchmark: Any) -> None:
 @pytest.mark.skipif(not LARGE, reason="set KSCHED_BENCH_LARGE=1 to run the 1M-pod replay")
 def test_time_based_one_million_pods(benchmark: Any) -> None:
     workload = synthetic(n_nodes=10_000, n_pods=1_000_000, seed=0)
-    result = benchmark.pedantic(
-        lambda: TimeReplay(workload, seed=0).run(), rounds=1, iterations=1
-    )
+    result = benchmark.pedantic(lambda: TimeReplay(workload, seed=0).run(), rounds=1, iterations=1)
     assert result.summary["pods_arrived"] == 1_000_000
     _report(benchmark, result)

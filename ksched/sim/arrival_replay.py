@@ -6,9 +6,10 @@ order of ``ksched.sim.tuning``; the nodes go in first; then each pod is
 added and scheduled once through the full framework (``Scheduler.add_pod``
 + ``schedule_one``). A pod that does not bind at once (unschedulable, an
 error, or left waiting at Permit) is deleted and counted as failed, never
-retried. A record (arrived %, allocation per resource, fragmentation) is
-written after every pod, failed ones included; ``discrete_by_arrived`` turns
-the records into the paper's curves.
+retried. As in the simulator, ``percentageOfNodesToScore`` is 100. A
+record (arrived %, allocation per resource, fragmentation) is written after
+every pod, failed ones included; ``discrete_by_arrived`` turns the records
+into the paper's curves.
 
 With the smallest-name tie-break (the paper's patched ``selectHost``), nodes
 are ordered and renamed as the simulator does: sorted by name, the i-th
@@ -25,7 +26,7 @@ from dataclasses import replace
 import numpy as np
 from numpy.typing import NDArray
 
-from ksched.config import KubeSchedulerConfiguration
+from ksched.config import KubeSchedulerConfiguration, default_config
 from ksched.framework.pod_info import PodInfo
 from ksched.scheduler.scheduler import TieBreak
 from ksched.sim._common import (
@@ -75,11 +76,13 @@ class ArrivalReplay:
     ``rename_nodes``: FGD's node prefixes (default: when ``tie_break`` is
     ``"smallest-name"``), from ``node_order_seed`` (default: ``seed``).
     ``coverage``: the share of pods the fragmentation's target workload
-    covers. ``equivalence_cache``: the scheduler's cache of per-node results
-    by pod shape (decisions are the same either way); by default on when
-    pod rows repeat, as in openb, and off when nearly every pod is distinct,
-    where it only costs. ``observer(replay)`` is called after every pod (for
-    tests).
+    covers. ``percentage_of_nodes_to_score`` replaces the configuration's
+    global value, as the paper's simulator sets 100 for every run (None
+    keeps the configuration's). ``equivalence_cache``: the scheduler's cache
+    of per-node results by pod shape (decisions are the same either way);
+    by default on when pod rows repeat, as in openb, and off when nearly
+    every pod is distinct, where it only costs. ``observer(replay)`` is
+    called after every pod (for tests).
     """
 
     def __init__(
@@ -98,6 +101,7 @@ class ArrivalReplay:
         conversion: PodConversion | None = None,
         coverage: float = DEFAULT_COVERAGE,
         node_samples: int = 100,
+        percentage_of_nodes_to_score: int | None = 100,
         equivalence_cache: bool | None = None,
         progress: bool = False,
         observer: Observer | None = None,
@@ -106,6 +110,9 @@ class ArrivalReplay:
         check(OWNER, "tie_break", tie_break, tie_break in TIE_BREAKS, f"one of {TIE_BREAKS}")
         check(OWNER, "coverage", coverage, 0 < coverage <= 1, "in (0, 1]")
         check(OWNER, "node_samples", node_samples, node_samples >= 1, ">= 1")
+        pct = percentage_of_nodes_to_score
+        check(OWNER, "percentage_of_nodes_to_score", pct, pct is None or 0 <= pct <= 100,
+              "in [0, 100] or None")  # fmt: skip
         self.workload = workload
         self.config = config
         self.profile = profile
@@ -119,6 +126,7 @@ class ArrivalReplay:
         self.conversion = conversion or PodConversion()
         self.coverage = coverage
         self.node_samples = node_samples
+        self.percentage_of_nodes_to_score = percentage_of_nodes_to_score
         self.equivalence_cache = equivalence_cache
         self.progress = progress
         self.observer = observer
@@ -148,14 +156,16 @@ class ArrivalReplay:
         self.scheduler_name = profile_name(self.config, self.profile)
         factory = PodFactory(wl.pods, replace(self.conversion, scheduler_name=self.scheduler_name))
         cache = factory.repeats if self.equivalence_cache is None else self.equivalence_cache
-        self.scheduler = scheduler_for(
-            self.config, self.seed, self.tie_break, equivalence_cache=cache
-        )
+        config = self.config or default_config()
+        if self.percentage_of_nodes_to_score is not None:
+            config = config.model_copy(
+                update={"percentage_of_nodes_to_score": self.percentage_of_nodes_to_score}
+            )
+        self.scheduler = scheduler_for(config, self.seed, self.tie_break, equivalence_cache=cache)
         self.scheduler.add_nodes(build_nodes(nodes, node_names))
         infos = [factory.info(int(r), str(n)) for r, n in zip(tuned.rows, tuned.names, strict=True)]
-        self.metrics = ClusterMetrics(
-            nodes, node_names, TargetWorkload.from_pods(wl.pods, self.coverage)
-        )
+        self.target = TargetWorkload.from_pods(wl.pods, self.coverage)
+        self.metrics = ClusterMetrics(nodes, node_names, self.target)
         self.log = PodLog(len(tuned))
         gc.collect()
         gc.freeze()  # the pods and nodes live to the end: spare the collector scanning them
@@ -251,8 +261,9 @@ class ArrivalReplay:
             "renamed_nodes": self.rename_nodes,
             "node_order_seed": self.node_order_seed,
             "coverage": self.coverage,
-            "target_shapes": len(TargetWorkload.from_pods(self.workload.pods, self.coverage)),
+            "target_shapes": len(self.target),
             "gpu_as_extended_resource": self.conversion.gpu_as_extended_resource,
+            "percentage_of_nodes_to_score": self.scheduler.config.percentage_of_nodes_to_score,
         }
         return ReplayResult(
             profile=self.label or self.scheduler_name,

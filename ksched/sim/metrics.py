@@ -50,6 +50,7 @@ __all__ = [
     "discrete_by_arrived",
     "packed_layout",
     "percentiles",
+    "time_weighted_mean",
 ]
 
 MILLI: Final = 1000
@@ -418,6 +419,19 @@ def percentiles(values: NDArray[np.float64], qs: Iterable[float]) -> list[float]
     if len(finite) == 0:
         return [float("nan")] * len(qs)
     return [float(v) for v in np.percentile(finite, qs)]
+
+
+def time_weighted_mean(series: pd.DataFrame, column: str, start: float, end: float) -> float:
+    """Mean of a step series over [start, end]: each record holds until the next one."""
+    times = series["time"].to_numpy(np.float64)
+    values = series[column].to_numpy(np.float64)
+    if end <= start or len(times) == 0:
+        return float("nan")
+    held_until = np.append(times[1:], end)
+    weight = np.clip(np.minimum(held_until, end) - np.maximum(times, start), 0, None)
+    ok = weight > 0
+    total = float(weight[ok].sum())
+    return float(np.dot(weight[ok], values[ok]) / total) if total else float("nan")
 
 
 def discrete_by_arrived(

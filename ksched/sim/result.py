@@ -10,8 +10,10 @@ one scheduling attempt, over all attempts), ``throughput_pods_per_s``
 (attempts per second of scheduler wall time), ``wall_seconds`` (the whole
 replay). Time-based adds ``queue_delay_p50_s``/``p99_s`` (first placement
 minus arrival, placed pods), ``jct_mean_s``/``jct_p50_s`` (finish minus
-arrival, finished pods) and ``makespan_s`` (last finish minus first
-arrival). Text entries describe how the replay was run.
+arrival, finished pods), ``makespan_s`` (last finish minus first
+arrival), ``end_time_s`` and ``*_alloc_pct_mean``/``gpu_frag_pct_mean``
+(time-weighted over the arrivals' span: the final values of a replay that
+drains are zero). Text entries describe how the replay was run.
 """
 
 from __future__ import annotations

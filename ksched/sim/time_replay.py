@@ -62,6 +62,7 @@ from ksched.sim.metrics import (
     SeriesRecorder,
     TargetWorkload,
     percentiles,
+    time_weighted_mean,
 )
 from ksched.sim.objects import PodConversion, PodFactory, build_nodes
 from ksched.sim.result import ReplayResult
@@ -263,19 +264,19 @@ class TimeReplay:
     def _loop(self) -> float:
         engine, observer = self.engine, self.observer
         self._bar = progress_bar(len(self.rows), self.progress, "time replay")
+        end = self.limit
         try:
             while engine.peek() < self.limit:
                 engine.step()
                 if observer is not None:
                     observer(self)
                 if self._external == 0 and self._drained():
+                    end = engine.now
                     break
         finally:
             self._bar.close()
-        end = (
-            self.limit if engine.peek() >= self.limit and math.isfinite(self.limit) else engine.now
-        )
-        end = max(end, engine.now)
+        if not math.isfinite(end):
+            end = engine.now
         self._record(end)
         self.node_util.sample(end, self.metrics)
         return end
@@ -468,6 +469,13 @@ class TimeReplay:
                 "tie_break": self.tie_break,
             }
         )
+        series = self.series.frame()
+        arrived = log.arrival[np.isfinite(log.arrival)]
+        window = (0.0, float(arrived.max()) if len(arrived) else 0.0)
+        for resource in ("gpu", "cpu", "mem"):
+            column = f"{resource}_alloc_pct"
+            summary[f"{column}_mean"] = time_weighted_mean(series, column, *window)
+        summary["gpu_frag_pct_mean"] = time_weighted_mean(series, "gpu_frag_pct", *window)
         dropped = len(self.workload.pods) - len(self.rows)
         if dropped:
             summary["pods_without_creation_time"] = dropped
@@ -487,7 +495,7 @@ class TimeReplay:
             seed=self.seed,
             summary=summary,
             pods=log.frame(names, self.workload.pods, self.rows, self.metrics.names),
-            series=self.series.frame(),
+            series=series,
             node_util=self.node_util.frame(),
             meta=meta,
         )

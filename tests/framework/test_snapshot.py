@@ -125,7 +125,9 @@ def test_arrays_match_a_recount_after_any_sequence(sequence: list[tuple[str, int
             next_node += 1
     assert np.array_equal(snap.requested, _recount(snap))
     assert [snap.index[info.name] for info in snap.nodes] == list(range(snap.n))
-    lowest = [min((p.priority for p in info.pods.values()), default=2**63 - 1) for info in snap.nodes]
+    lowest = [
+        min((p.priority for p in info.pods.values()), default=2**63 - 1) for info in snap.nodes
+    ]
     assert snap.min_pod_priority.tolist() == lowest
     nz_cpu = [sum(p.non_zero_cpu for p in info.pods.values()) for info in snap.nodes]
     assert snap.non_zero_requested[:, 0].tolist() == nz_cpu

@@ -120,3 +120,12 @@ def test_openb_subset_curves(openb_dir: Path) -> None:
     assert (curve["gpu_alloc_pct"] <= 100).all()
     assert float(result.summary["gpu_alloc_pct_final"]) > 80
     assert result.meta["tune_direction"] == "up"
+
+
+@pytest.mark.parametrize(
+    ("pct", "used"), [(100, 100), (None, 0), (30, 30)], ids=["paper", "config", "explicit"]
+)
+def test_percentage_of_nodes_to_score_is_the_papers_unless_told(pct: int | None, used: int) -> None:
+    wl = workload(nodes([4000]), pods([1000]))
+    result = ArrivalReplay(wl, tune=0, percentage_of_nodes_to_score=pct).run()
+    assert result.meta["percentage_of_nodes_to_score"] == used

@@ -16,6 +16,7 @@ from ksched.sim import (
     discrete_by_arrived,
     packed_layout,
 )
+from ksched.sim.metrics import time_weighted_mean
 from ksched.traces.workload import GIB
 
 
@@ -149,3 +150,10 @@ def test_discrete_curve_is_the_mean_of_records_rounding_to_each_percent() -> Non
     curve = discrete_by_arrived(series, ["gpu_alloc_pct"])
     # Half to even: 1.5 -> 2 and 2.5 -> 2.
     assert curve["gpu_alloc_pct"].to_dict() == {0: 0.0, 1: 1.5, 2: 5.0, 3: 9.0}
+
+
+def test_time_weighted_mean_holds_each_record_until_the_next() -> None:
+    series = pd.DataFrame({"time": [0.0, 2.0, 2.0, 5.0], "gpu_alloc_pct": [10.0, 20.0, 30.0, 40.0]})
+    # [1, 2) at 10, [2, 5) at 30 (the later of two records at t=2), [5, 6] at 40.
+    assert time_weighted_mean(series, "gpu_alloc_pct", 1.0, 6.0) == pytest.approx(28.0)
+    assert np.isnan(time_weighted_mean(series, "gpu_alloc_pct", 3.0, 3.0))

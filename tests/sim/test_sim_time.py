@@ -30,6 +30,7 @@ def test_a_pod_waits_in_the_queue_until_another_leaves() -> None:
     assert second["queue_delay_s"] == 9
     s = result.summary
     assert (s["queue_delay_p50_s"], s["jct_mean_s"], s["makespan_s"]) == (4.5, 12.0, 15)
+    assert s["cpu_alloc_pct_mean"] == 100.0  # the node is full over the arrivals' span [0, 1]
 
 
 def test_time_compression_divides_every_time() -> None:
