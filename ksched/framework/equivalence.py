@@ -19,7 +19,6 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ksched.api import PodSpec
 from ksched.framework.pod_info import PodInfo
 from ksched.framework.snapshot import ClusterSnapshot
 
@@ -31,7 +30,9 @@ class ClassEntry:
     """One equivalence class: a representative pod and, from its second sighting, the arrays."""
 
     pod: PodInfo
-    spec: PodSpec
+    spec: dict[str, Any]
+    # A copy: GPU-share Reserve writes the chosen GPUs into the representative's annotations.
+    annotations: dict[str, str] = field(default_factory=dict)
     seen: int = 1
     node_generation: int = -1
     resource_version: int = -1
@@ -55,13 +56,18 @@ class ClassEntry:
 
 
 def same_pod_class(entry: ClassEntry, b: PodInfo) -> bool:
-    """Same spec, labels, annotations and namespace: all a plugin may read of a pod."""
+    """Same spec, labels, annotations and namespace: all a plugin may read of a pod.
+
+    The spec is compared field by field against the representative's fields
+    as they were when the class was made: pods stamped from one template
+    share their nested objects, so equality mostly stops at identity.
+    """
     pa, pb = entry.pod.pod, b.pod
     return (
         entry.pod.namespace == b.namespace
         and pa.metadata.labels == pb.metadata.labels
-        and pa.metadata.annotations == pb.metadata.annotations
-        and entry.spec == pb.spec
+        and entry.annotations == pb.metadata.annotations
+        and entry.spec == vars(pb.spec)
     )
 
 
@@ -84,8 +90,8 @@ class EquivalenceCache:
             if same_pod_class(entry, pod):
                 entry.seen += 1
                 return entry
-        # A private copy of the spec: binding writes nodeName into the pod's own.
-        entry = ClassEntry(pod, pod.pod.spec.model_copy(deep=True))
+        # The spec's fields now: binding later writes nodeName into the pod's own spec.
+        entry = ClassEntry(pod, dict(vars(pod.pod.spec)), dict(pod.pod.metadata.annotations))
         bucket.append(entry)
         self._count += 1
         return entry

@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from conftest import FakeResult, MakeResult, make_result
+from _reportdata import FakeResult, MakeResult, make_result
 
 from ksched.report import REPORT_FILE, render_html, write_report
 

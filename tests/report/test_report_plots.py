@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from conftest import FakeResult, MakeResult, make_result
+from _reportdata import FakeResult, MakeResult, make_result
 from matplotlib.figure import Figure
 from matplotlib.image import imread
 

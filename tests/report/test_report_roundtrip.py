@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from conftest import FakeResult, make_result
+from _reportdata import FakeResult, make_result
 
 from ksched.report import format_table, render_html, report_plots
 from ksched.report.result import NODE_UTIL_COLUMNS, PODS_COLUMNS, SERIES_COLUMNS

@@ -6,7 +6,7 @@ import math
 from dataclasses import replace
 
 import pytest
-from conftest import FakeResult, MakeResult, make_result
+from _reportdata import FakeResult, MakeResult, make_result
 
 from ksched.report import format_table
 from ksched.report.metrics import metric_rows

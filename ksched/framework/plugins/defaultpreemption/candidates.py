@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import NDArray
 
 from ksched.api import PodDisruptionBudget
 from ksched.framework.cycle_state import CycleState
@@ -37,6 +38,7 @@ __all__ = [
     "calculate_num_candidates",
     "dry_run_preemption",
     "potential_nodes",
+    "potential_rows",
     "select_victims_on_node",
 ]
 
@@ -50,16 +52,28 @@ def potential_nodes(snapshot: ClusterSnapshot, statuses: NodeToStatus) -> list[N
     result that left them out) are never tried; upstream ``NodesForStatusCode``
     with code Unschedulable, which also leaves out Pending ones.
     """
+    return [snapshot.nodes[i] for i in potential_rows(snapshot, statuses).tolist()]
+
+
+def potential_rows(snapshot: ClusterSnapshot, statuses: NodeToStatus) -> NDArray[np.intp]:
+    """``potential_nodes`` as snapshot rows, without building the list of NodeInfo."""
     codes = statuses.codes()
     if codes is None or len(codes) != snapshot.n:
-        return [ni for ni in snapshot.nodes if code_of(statuses.get(ni.name)) == Code.UNSCHEDULABLE]
+        return np.fromiter(
+            (
+                ni.index
+                for ni in snapshot.nodes
+                if code_of(statuses.get(ni.name)) == Code.UNSCHEDULABLE
+            ),
+            dtype=np.intp,
+        )
     # Row code 0 means the node was not rejected by a filter: it reads the absent status.
     effective = np.where(codes == 0, np.uint8(code_of(statuses.absent)), codes)
     for name, status in statuses.statuses.items():
         row = snapshot.index.get(name)
         if row is not None:
             effective[row] = status.code
-    return [snapshot.nodes[i] for i in np.flatnonzero(effective == Code.UNSCHEDULABLE).tolist()]
+    return np.flatnonzero(effective == Code.UNSCHEDULABLE)
 
 
 def calculate_num_candidates(num_nodes: int, percentage: int, absolute: int) -> int:

@@ -14,7 +14,6 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Final
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
@@ -28,7 +27,7 @@ from ksched.framework.plugins.defaultpreemption.candidates import (
     ERR_NO_VICTIMS,
     calculate_num_candidates,
     dry_run_preemption,
-    potential_nodes,
+    potential_rows,
 )
 from ksched.framework.plugins.defaultpreemption.selection import (
     Candidate,
@@ -139,18 +138,18 @@ class DefaultPreemption:
         snap = fwk.snapshot
         if snap.n == 0:
             return None, Status.from_error("no nodes available")
-        nodes = potential_nodes(snap, statuses)
+        rows = potential_rows(snap, statuses)
         absent = Status.unresolvable(ERR_NOT_HELPFUL)
-        if not nodes:
+        if not len(rows):
             return None, Status.unschedulable(no_fit_message(snap.n, {}, absent))
-        rows = np.fromiter((n.index for n in nodes), dtype=np.intp, count=len(nodes))
         if not (snap.min_pod_priority[rows] < pod.priority).any():
             # No candidate node holds a lower-priority pod: every dry run would find no
             # victims, so the outcome (and upstream's message) is known without running them.
-            counts = {ERR_NO_VICTIMS: len(nodes)}
-            if snap.n > len(nodes):
-                counts[ERR_NOT_HELPFUL] = snap.n - len(nodes)
+            counts = {ERR_NO_VICTIMS: len(rows)}
+            if snap.n > len(rows):
+                counts[ERR_NOT_HELPFUL] = snap.n - len(rows)
             return None, Status.unschedulable(_histogram_message(snap.n, counts))
+        nodes = [snap.nodes[i] for i in rows.tolist()]
         offset, num = self.get_offset_and_num_candidates(len(nodes))
         dry = dry_run_preemption(fwk, state, pod, nodes, self._pdbs(), offset, num)
         if not dry.candidates:
