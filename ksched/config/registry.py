@@ -82,6 +82,19 @@ class Registry(Mapping[str, PluginSpec]):
     def __init__(self) -> None:
         self._specs: dict[str, PluginSpec] = {}
         self._sources: dict[str, str] = {}
+        self._deferred: list[Callable[[Registry], object]] = []
+
+    def defer(self, load: Callable[[Registry], object]) -> None:
+        """Run ``load(self)`` the first time a name is missing or all names are asked for.
+
+        Importing installed plugin packages can cost seconds (scikit-learn,
+        say); a profile made only of in-tree plugins should not pay for them.
+        """
+        self._deferred.append(load)
+
+    def _load_deferred(self) -> None:
+        while self._deferred:
+            self._deferred.pop(0)(self)
 
     def register(self, spec: PluginSpec, source: str = IN_TREE) -> None:
         """Add ``spec``; a name already taken raises, naming both registrants."""
@@ -95,24 +108,33 @@ class Registry(Mapping[str, PluginSpec]):
 
     def source(self, name: str) -> str:
         """Who registered ``name``: in-tree or the distribution and entry point."""
+        if name not in self._sources:
+            self._load_deferred()
         return self._sources[name]
 
     def names(self) -> list[str]:
+        self._load_deferred()
         return list(self._specs)
 
     def __getitem__(self, name: str) -> PluginSpec:
+        if name not in self._specs:
+            self._load_deferred()
         try:
             return self._specs[name]
         except KeyError:
             raise KeyError(f'plugin "{name}" not found in registry') from None
 
     def __contains__(self, name: object) -> bool:
+        if name not in self._specs:
+            self._load_deferred()
         return name in self._specs
 
     def __iter__(self) -> Iterator[str]:
+        self._load_deferred()
         return iter(self._specs)
 
     def __len__(self) -> int:
+        self._load_deferred()
         return len(self._specs)
 
 

@@ -265,3 +265,21 @@ def test_malformed_entry_points_name_the_distribution(
         load_entry_point_plugins(Registry(), group=GROUP)
     assert 'distribution "broken 0.0.1"' in str(info.value)
     assert reason in str(info.value)
+
+
+def test_deferred_plugins_load_only_when_a_name_is_missing(dists: Distributions) -> None:
+    dists.add(
+        "acme-scorer",
+        "1.2",
+        {"ksched_cfgtest_lazy": SCORER.format(name="LazyScore")},
+        f"[{GROUP}]\nlazy = ksched_cfgtest_lazy\n",
+    )
+    registry = Registry()
+    registry.register(_spec("Sort", frozenset({ExtensionPoint.QUEUE_SORT})))
+    registry.defer(lambda r: load_entry_point_plugins(r, group=GROUP))
+
+    assert registry["Sort"].name == "Sort"
+    assert "ksched_cfgtest_lazy" not in sys.modules
+    assert registry["LazyScore"].points == {ExtensionPoint.PRE_SCORE, ExtensionPoint.SCORE}
+    assert "ksched_cfgtest_lazy" in sys.modules
+    assert sorted(registry) == ["LazyScore", "Sort"]
