@@ -7,7 +7,20 @@ import sys
 from collections.abc import Sequence
 
 from ksched import __version__
-from ksched.cli import config_cmd, explain_cmd, replay_cmd, schedule_cmd
+from ksched.cli import (
+    apiserver_cmd,
+    cluster_cmd,
+    config_cmd,
+    controller_manager_cmd,
+    evaluate_cmd,
+    experiment_cmd,
+    explain_cmd,
+    kubelet_cmd,
+    replay_cmd,
+    run_cmd,
+    schedule_cmd,
+    train_cmd,
+)
 from ksched.cli.errors import user_errors
 
 
@@ -17,7 +30,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"ksched {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (replay_cmd, schedule_cmd, explain_cmd, config_cmd):
+    for module in (
+        apiserver_cmd,
+        replay_cmd,
+        schedule_cmd,
+        explain_cmd,
+        config_cmd,
+        experiment_cmd,
+        run_cmd,
+        controller_manager_cmd,
+        kubelet_cmd,
+        cluster_cmd,
+        train_cmd,
+        evaluate_cmd,
+    ):
         module.add_parser(sub)
     return parser
 

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ksched.cli import cluster_cmd
 from ksched.cli.errors import UsageError
 from ksched.traces.workload import Workload
 
@@ -70,6 +71,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     p.add_argument("--out", type=Path, help="output directory (default ./ksched-out/<timestamp>)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    cluster_cmd.add_through_api_arguments(p)
     p.set_defaults(run=run)
 
 
@@ -115,6 +117,11 @@ def run(args: argparse.Namespace) -> int:
     )
 
     workload = load_trace(args.trace, args.trace_arg)
+    if args.through_api or args.kubeconfig:
+        if not args.through_api:
+            raise UsageError("--kubeconfig goes with --through-api")
+        out = args.out or Path("ksched-out") / time.strftime("%Y%m%d-%H%M%S")
+        return cluster_cmd.replay_through_api(args, workload, out)
     profiles = [p for path in args.config for p in load_profiles(path, args.tie_break)]
     profiles = profiles or builtin_profiles(args.tie_break)
     progress = not args.no_progress and sys.stderr.isatty()

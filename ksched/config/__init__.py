@@ -16,6 +16,7 @@ from ksched.config.errors import ConfigError, ConfigIssue, ConfigOrigin, PluginR
 from ksched.config.load import default_config, load_config, load_config_text, parse_config
 from ksched.config.registry import (
     ENTRY_POINT_GROUP,
+    EntryPointLoader,
     PluginSpec,
     Registry,
     load_entry_point_plugins,
@@ -45,6 +46,7 @@ __all__ = [
     "ConfigError",
     "ConfigIssue",
     "ConfigOrigin",
+    "EntryPointLoader",
     "KubeSchedulerConfiguration",
     "KubeSchedulerProfile",
     "LeaderElection",

@@ -92,9 +92,24 @@ class Registry(Mapping[str, PluginSpec]):
         """
         self._deferred.append(load)
 
-    def _load_deferred(self) -> None:
+    def _load_deferred(self, wanted: str | None = None) -> None:
+        """Run the deferred loaders; for ``wanted``, first its own entry point when one is named so.
+
+        Entry points conventionally carry the plugin's name, so a profile that
+        names one installed plugin imports that package alone; a name found
+        no other way loads everything (which also reports duplicate names).
+        """
+        if wanted is not None and self._deferred:
+            self._load_named(wanted)
+            if wanted in self._specs:
+                return
         while self._deferred:
             self._deferred.pop(0)(self)
+
+    def _load_named(self, wanted: str) -> None:
+        for load in self._deferred:
+            if isinstance(load, EntryPointLoader):
+                load.load_named(self, wanted)
 
     def register(self, spec: PluginSpec, source: str = IN_TREE) -> None:
         """Add ``spec``; a name already taken raises, naming both registrants."""
@@ -109,7 +124,7 @@ class Registry(Mapping[str, PluginSpec]):
     def source(self, name: str) -> str:
         """Who registered ``name``: in-tree or the distribution and entry point."""
         if name not in self._sources:
-            self._load_deferred()
+            self._load_deferred(name)
         return self._sources[name]
 
     def names(self) -> list[str]:
@@ -118,15 +133,15 @@ class Registry(Mapping[str, PluginSpec]):
 
     def __getitem__(self, name: str) -> PluginSpec:
         if name not in self._specs:
-            self._load_deferred()
+            self._load_deferred(name)
         try:
             return self._specs[name]
         except KeyError:
             raise KeyError(f'plugin "{name}" not found in registry') from None
 
     def __contains__(self, name: object) -> bool:
-        if name not in self._specs:
-            self._load_deferred()
+        if isinstance(name, str) and name not in self._specs:
+            self._load_deferred(name)
         return name in self._specs
 
     def __iter__(self) -> Iterator[str]:
@@ -177,3 +192,28 @@ def load_entry_point_plugins(
         registry.register(spec, source=_describe(ep))
         added.append(spec)
     return added
+
+
+class EntryPointLoader:
+    """A deferred loader of ``group`` for ``Registry.defer`` that can also load one name."""
+
+    def __init__(self, group: str = ENTRY_POINT_GROUP) -> None:
+        self.entry_point_group = group
+        self.loaded: set[str] = set()
+
+    def load_named(self, registry: Registry, name: str) -> None:
+        """Load the entry points called ``name`` (usually the plugin's own) ahead of the rest."""
+        for ep in entry_points(group=self.entry_point_group, name=name):
+            if ep.value not in self.loaded:
+                self.loaded.add(ep.value)
+                registry.register(spec_from_entry_point(ep), source=_describe(ep))
+
+    def __call__(self, registry: Registry) -> list[PluginSpec]:
+        added = []
+        for ep in entry_points(group=self.entry_point_group):
+            if ep.value in self.loaded:
+                continue
+            spec = spec_from_entry_point(ep)
+            registry.register(spec, source=_describe(ep))
+            added.append(spec)
+        return added

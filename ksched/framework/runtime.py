@@ -733,14 +733,14 @@ def _dirty_rows(snap: Any, entry: ClassEntry, position: int) -> NDArray[np.intp]
     changed = snap.rows_changed_since(position)
     if changed is None:
         return None
-    if len(changed) > snap.n // 2:
-        return None
     if len(changed) < 64:
         rows = sorted(set(changed))
         if rows and rows[-1] - rows[0] + 1 == len(rows):
             return slice(rows[0], rows[-1] + 1)  # contiguous (typically one row): views, no copies
         return np.array(rows, dtype=np.intp)
-    return np.unique(np.asarray(changed, dtype=np.intp))
+    unique = np.unique(np.asarray(changed, dtype=np.intp))
+    # The log repeats rows touched many times: count distinct rows before giving up.
+    return None if len(unique) > snap.n // 2 else unique
 
 
 def _size(rows: NDArray[np.intp] | slice) -> int:

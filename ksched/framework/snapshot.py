@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -120,6 +121,19 @@ class NodeSet:
         return self.snapshot.non_zero_requested[self.idx]
 
 
+class PodListener(Protocol):
+    """Told of every pod the snapshot accounts or forgets (assume, bind, delete, forget).
+
+    For plugins that keep their own per-node state (GPU-share device
+    accounting, say) and must follow pods that come and go outside their
+    own Reserve/Unreserve: bound pods added at start-up, deleted pods.
+    """
+
+    def pod_added(self, pod: PodInfo, node: NodeInfo) -> None: ...
+
+    def pod_removed(self, pod: PodInfo, node: NodeInfo) -> None: ...
+
+
 class ClusterSnapshot:
     """Nodes and the pods bound or assumed on them, as arrays plus NodeInfos."""
 
@@ -146,6 +160,8 @@ class ClusterSnapshot:
         # Caches of per-node results replay it to patch only those rows.
         self.changed_rows: list[int] = []
         self.log_base = 0
+        self.pod_listeners: list[PodListener] = []
+        self._name_ranks: tuple[int, NDArray[np.int64]] | None = None
 
     # -- array views ------------------------------------------------------
     @property
@@ -348,6 +364,8 @@ class ClusterSnapshot:
         self.pods_with_required_anti_affinity += anti
         info.generation += 1
         self.generation += 1
+        for listener in self.pod_listeners:
+            listener.pod_added(pod, info)
         return info
 
     def remove_pod(self, pod: PodInfo) -> NodeInfo | None:
@@ -378,6 +396,8 @@ class ClusterSnapshot:
         self.pods_with_required_anti_affinity -= anti
         info.generation += 1
         self.generation += 1
+        for listener in self.pod_listeners:
+            listener.pod_removed(held, info)
         return info
 
     def _log(self, row: int) -> None:
@@ -391,6 +411,21 @@ class ClusterSnapshot:
     def all_pods(self) -> Iterator[PodInfo]:
         for info in self.nodes:
             yield from info.pods.values()
+
+    def name_ranks(self) -> NDArray[np.int64]:
+        """Each row's position in the nodes sorted by name; cached until the nodes change.
+
+        The smallest-name tie-break takes the argmin of these over the tied
+        rows instead of comparing strings.
+        """
+        hit = self._name_ranks
+        if hit is not None and hit[0] == self.node_generation and len(hit[1]) == self.n:
+            return hit[1]
+        order = sorted(range(self.n), key=lambda i: self.nodes[i].name)
+        ranks = np.empty(self.n, dtype=np.int64)
+        ranks[order] = np.arange(self.n, dtype=np.int64)
+        self._name_ranks = (self.node_generation, ranks)
+        return ranks
 
     # -- labels -------------------------------------------------------------
     def label_codes(self, key: str) -> tuple[NDArray[np.int32], list[str]]:

@@ -9,7 +9,7 @@ is nothing to wait for, and a live client may block in ``bind`` instead.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -22,7 +22,7 @@ from ksched.framework import events as ev
 from ksched.framework.clock import Clock, SimClock
 from ksched.framework.cycle_state import CycleState
 from ksched.framework.handle import ClusterClient, EventRecorder, Handle
-from ksched.framework.interface import NodeToStatus
+from ksched.framework.interface import NodeToStatus, PreFilterResult
 from ksched.framework.nominated import filter_with_nominated_pods
 from ksched.framework.pod_info import PodInfo
 from ksched.framework.queue import SchedulingQueue
@@ -251,8 +251,14 @@ class Scheduler:
             results.append(result)
         return results
 
-    def schedule_one(self) -> ScheduleResult | None:
-        """Pop one pod and run its scheduling and binding cycles."""
+    def schedule_one(self, hints: Mapping[str, str] | None = None) -> ScheduleResult | None:
+        """Pop one pod and run its scheduling and binding cycles.
+
+        ``hints`` (pod key -> node name) carries a batch solver's decisions
+        (``ksched.solvers``): a hinted pod is filtered and scored on that node
+        only ("" means none: the pod is unschedulable), then reserved,
+        permitted and bound as any other placement.
+        """
         qpi = self.queue.pop()
         if qpi is None:
             return None
@@ -263,28 +269,37 @@ class Scheduler:
             return ScheduleResult(pod, status=Status(Code.ERROR, ("skipped",)))
         cycle = self.queue.scheduling_cycle
         state = CycleState()
+        only = None if hints is None else hints.get(pod.key)
         try:
-            result = self.schedule_pod(fwk, state, pod)
+            result = self.schedule_pod(fwk, state, pod, only)
         except _FitError as fit:
             return self._handle_fit_error(fwk, state, qpi, cycle, fit)
         except CycleError as err:
             return self._fail(fwk, qpi, cycle, err.status, err.status.message)
         return self._assume_and_bind(fwk, state, qpi, cycle, result)
 
-    def schedule_pod(self, fwk: Framework, state: CycleState, pod: PodInfo) -> ScheduleResult:
-        """Find the best node (upstream ``schedulePod``); raises _FitError when none fits."""
+    def schedule_pod(
+        self, fwk: Framework, state: CycleState, pod: PodInfo, only: str | None = None
+    ) -> ScheduleResult:
+        """Find the best node (upstream ``schedulePod``); raises _FitError when none fits.
+
+        ``only``: consider that node alone (a batch solver's hint, see ``schedule_one``).
+        """
         snap = self.snapshot
         if snap.n == 0:
             # An error, not a FitError, as upstream's ErrNoNodesAvailable: the pod backs off.
             raise CycleError(Status(Code.ERROR, (ERR_NO_NODES_AVAILABLE,)))
         restrict, status = fwk.run_pre_filter(state, pod)
+        if only is not None and status is None:
+            hinted = PreFilterResult(frozenset({only} if only else ()))
+            restrict = hinted if restrict is None else restrict.merge(hinted)
         if status is not None:
             if status.code == Code.ERROR:
                 raise CycleError(status)
             statuses = NodeToStatus(status)
             raise _FitError(snap.n, Diagnosis(statuses, {status.plugin}, status.message))
         nominated = pod.pod.status.nominated_node_name
-        if nominated and nominated in snap.index:
+        if nominated and only is None and nominated in snap.index:
             info = snap[nominated]
             if filter_with_nominated_pods(fwk, state, pod, info) is None:
                 return ScheduleResult(pod, nominated, None, 1, 1)
@@ -339,8 +354,8 @@ class Scheduler:
         if len(top) == 1:
             return int(rows[top[0]])
         if self.tie_break == "smallest-name":
-            names = [self.snapshot.nodes[int(rows[k])].name for k in top]
-            return int(rows[top[min(range(len(names)), key=names.__getitem__)]])
+            tied = rows[top]
+            return int(tied[np.argmin(self.snapshot.name_ranks()[tied])])
         return int(rows[top[int(self.rng.integers(len(top)))]])
 
     # -- failure ------------------------------------------------------------------------

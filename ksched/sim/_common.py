@@ -161,3 +161,9 @@ class PodLog:
 
 
 Observer = Callable[[Any], None]
+
+
+class Recorder(Protocol):
+    """Watches a replay's scheduler (``ksched.ml.DecisionRecorder`` logs its decisions)."""
+
+    def attach(self, scheduler: Scheduler) -> None: ...

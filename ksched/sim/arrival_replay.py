@@ -36,6 +36,7 @@ from ksched.sim._common import (
     TIE_BREAKS,
     Observer,
     PodLog,
+    Recorder,
     check,
     evicted_keys,
     profile_name,
@@ -82,7 +83,8 @@ class ArrivalReplay:
     of per-node results by pod shape (decisions are the same either way);
     by default on when pod rows repeat, as in openb, and off when nearly
     every pod is distinct, where it only costs. ``observer(replay)`` is
-    called after every pod (for tests).
+    called after every pod (for tests); ``recorder.attach(scheduler)`` once
+    the scheduler exists (``ksched.ml.DecisionRecorder``: decision logs).
     """
 
     def __init__(
@@ -105,6 +107,7 @@ class ArrivalReplay:
         equivalence_cache: bool | None = None,
         progress: bool = False,
         observer: Observer | None = None,
+        recorder: Recorder | None = None,
     ) -> None:
         check(OWNER, "tune", tune, bool(np.isfinite(tune)), "a finite number")
         check(OWNER, "tie_break", tie_break, tie_break in TIE_BREAKS, f"one of {TIE_BREAKS}")
@@ -130,6 +133,7 @@ class ArrivalReplay:
         self.equivalence_cache = equivalence_cache
         self.progress = progress
         self.observer = observer
+        self.recorder = recorder
         self.arrived = self.placed = self.failed = 0
 
     def counts(self) -> dict[str, int]:
@@ -162,6 +166,8 @@ class ArrivalReplay:
                 update={"percentage_of_nodes_to_score": self.percentage_of_nodes_to_score}
             )
         self.scheduler = scheduler_for(config, self.seed, self.tie_break, equivalence_cache=cache)
+        if self.recorder is not None:
+            self.recorder.attach(self.scheduler)
         self.scheduler.add_nodes(build_nodes(nodes, node_names))
         infos = [factory.info(int(r), str(n)) for r, n in zip(tuned.rows, tuned.names, strict=True)]
         self.target = TargetWorkload.from_pods(wl.pods, self.coverage)

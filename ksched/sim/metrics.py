@@ -179,6 +179,35 @@ class Fragmentation:
             dtype=np.float64,
         )
 
+    def amount_after_share(
+        self,
+        left: NDArray[np.int64],
+        cpu_free: NDArray[np.int64],
+        model: NDArray[np.intp],
+        milli: int,
+    ) -> NDArray[np.float64]:
+        """``amount`` after ``milli`` more is taken from one GPU: column j takes it from GPU j.
+
+        FGD's score tries a GPU-sharing pod on every GPU of a node. Only that
+        GPU changes, so each group's GPU count with room and small-share sum
+        are patched instead of recomputed: nodes x groups x GPUs, not x GPUs^2.
+        ``cpu_free`` is the free CPU after the pod. Columns of GPUs without
+        ``milli`` free are meaningless; tests hold the rest equal to ``amount``.
+        """
+        need = self.milli[None, :, None]
+        per_gpu = left[:, None, :]
+        fits = per_gpu >= need
+        small_each = np.where(fits, 0, per_gpu)
+        after = per_gpu - milli
+        fits_after = after >= need
+        hosts = fits.sum(axis=2)[:, :, None] - fits + fits_after
+        small = small_each.sum(axis=2)[:, :, None] - small_each + np.where(fits_after, 0, after)
+        idle = (left.sum(axis=1) - milli).astype(np.float64)[:, None]
+        fit_cpu = self.prefix[np.searchsorted(self.cpu_sorted, cpu_free, side="right")]
+        usable = (hosts >= self.num[None, :, None]) & self.access[model][:, :, None]
+        lost = (usable * fit_cpu[:, :, None] * (idle[:, None, :] - small)).sum(axis=1)
+        return np.asarray(idle * self.total_weight - lost, dtype=np.float64)
+
     def packed_amount(self, free: int, gpus: int, cpu_free: int, model: int) -> float:
         """``amount`` of one node in the packed layout of ``free`` idle milli on ``gpus`` GPUs.
 

@@ -48,6 +48,7 @@ from ksched.sim._common import (
     TIE_BREAKS,
     Observer,
     PodLog,
+    Recorder,
     check,
     evicted_keys,
     profile_name,
@@ -96,7 +97,8 @@ class TimeReplay:
     ``equivalence_cache`` as for ``ArrivalReplay`` (default: on when pod rows repeat).
 
     ``observer(replay)`` is called after every event (for invariant tests);
-    ``counts()`` and ``scheduler`` are what it may read.
+    ``counts()`` and ``scheduler`` are what it may read. ``recorder.attach(scheduler)``
+    is called once the scheduler exists (``ksched.ml.DecisionRecorder``: decision logs).
     """
 
     def __init__(
@@ -119,6 +121,7 @@ class TimeReplay:
         equivalence_cache: bool | None = None,
         progress: bool = False,
         observer: Observer | None = None,
+        recorder: Recorder | None = None,
     ) -> None:
         check(OWNER, "tie_break", tie_break, tie_break in TIE_BREAKS, f"one of {TIE_BREAKS}")
         check(OWNER, "horizon", horizon, horizon is None or horizon >= 0, ">= 0 or None")
@@ -162,6 +165,7 @@ class TimeReplay:
         self.equivalence_cache = equivalence_cache
         self.progress = progress
         self.observer = observer
+        self.recorder = recorder
         self.arrived = self.running = self.finished = self.failed = 0
 
     def counts(self) -> dict[str, int]:
@@ -207,6 +211,8 @@ class TimeReplay:
         self.scheduler = scheduler_for(
             self.config, self.seed, self.tie_break, clock=clock, equivalence_cache=cache
         )
+        if self.recorder is not None:
+            self.recorder.attach(self.scheduler)
         names = [str(n) for n in wl.nodes.name]
         first: dict[str, str] = {}
         for ev in self.node_events:

@@ -17,6 +17,7 @@ import pytest
 
 from ksched.config import (
     ConfigError,
+    EntryPointLoader,
     PluginRegistrationError,
     PluginSpec,
     Registry,
@@ -283,3 +284,22 @@ def test_deferred_plugins_load_only_when_a_name_is_missing(dists: Distributions)
     assert registry["LazyScore"].points == {ExtensionPoint.PRE_SCORE, ExtensionPoint.SCORE}
     assert "ksched_cfgtest_lazy" in sys.modules
     assert sorted(registry) == ["LazyScore", "Sort"]
+
+
+def test_a_named_entry_point_loads_alone(dists: Distributions) -> None:
+    dists.add(
+        "acme-scorer",
+        "1.2",
+        {
+            "ksched_cfgtest_named": SCORER.format(name="NamedScore"),
+            "ksched_cfgtest_other": SCORER.format(name="OtherScore"),
+        },
+        f"[{GROUP}]\nNamedScore = ksched_cfgtest_named\nother = ksched_cfgtest_other\n",
+    )
+    registry = Registry()
+    registry.defer(EntryPointLoader(GROUP))
+
+    assert registry["NamedScore"].name == "NamedScore"
+    assert "ksched_cfgtest_other" not in sys.modules
+    assert registry["OtherScore"].name == "OtherScore"
+    assert sorted(registry) == ["NamedScore", "OtherScore"]

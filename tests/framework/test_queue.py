@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-import gc
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -594,24 +591,6 @@ def test_queue_adds_nomination_from_status() -> None:
 
 
 # -- performance ------------------------------------------------------------------
-def test_add_pop_is_fast() -> None:
-    """100,000 add+pop pairs on the sort_key path, well under a second."""
-    base = make_pod("base")
-    pods = [
-        dataclasses.replace(base, key=f"default/p{i}", name=f"p{i}", priority=i % 7)
-        for i in range(100_000)
-    ]
-    q = SchedulingQueue(SimClock(), sort_key=priority_sort_key)
-    gc.collect()
-    start = time.perf_counter()
-    for pod in pods:
-        q.add(pod)
-        qpi = q.pop()
-        assert qpi is not None
-        q.done(qpi.key)
-    assert time.perf_counter() - start < 1.0
-
-
 # -- invariants under any interleaving --------------------------------------------
 PROPERTY_PLUGINS = [FIT, TAINTS, WAITER, SILENT]
 PROPERTY_EVENTS = [

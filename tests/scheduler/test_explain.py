@@ -2,8 +2,9 @@
 
 The score numbers below are computed by hand from upstream's formulas:
 LeastAllocated ``(alloc - req) * 100 / alloc`` averaged over cpu and memory
-(least_allocated.go), BalancedAllocation ``(1 - |f_cpu - f_mem| / 2) * 100``
-(balanced_allocation.go), TaintToleration counting untolerated
+(least_allocated.go), BalancedAllocation ``50 + (50 + b_with - b_without) / 2``
+with ``b = (1 - |f_cpu - f_mem| / 2) * 100`` with and without the pod
+(balanced_allocation.go, v1.37), TaintToleration counting untolerated
 PreferNoSchedule taints, reversed by DefaultNormalizeScore (taint_toleration.go).
 """
 
@@ -57,18 +58,20 @@ def cluster() -> Scheduler:
 
 
 # n1: cpu (4-2)/4 -> 50, memory (8-3)/8 -> 62, LeastAllocated (50+62)/2 = 56;
-#     fractions 0.5 and 0.375 -> Balanced (1 - 0.0625) * 100 = 93; one flaky taint -> 0.
+#     fractions 0.5 and 0.375 -> 93, without the pod 0.25 and 0.125 -> 93,
+#     Balanced 50 + (50 + 93 - 93) / 2 = 75; one flaky taint -> 0.
 # n2: cpu (2-1)/2 -> 50, memory (16-2)/16 -> 87, LeastAllocated 68;
-#     fractions 0.5 and 0.125 -> Balanced (1 - 0.1875) * 100 = 81; no taint -> 100.
+#     fractions 0.5 and 0.125 -> 81, without the pod 0 and 0 -> 100,
+#     Balanced 50 + (50 + 81 - 100) / 2 = 65; no taint -> 100.
 EXPECTED_SCORES = {
     "n1": {
         FIT: NodeScore(56, 56, 168),
-        BALANCED: NodeScore(93, 93, 186),
+        BALANCED: NodeScore(75, 75, 150),
         TAINTS: NodeScore(1, 0, 0),
     },
     "n2": {
         FIT: NodeScore(68, 68, 204),
-        BALANCED: NodeScore(81, 81, 162),
+        BALANCED: NodeScore(65, 65, 130),
         TAINTS: NodeScore(0, 100, 300),
     },
 }
@@ -78,7 +81,7 @@ def test_scores_are_raw_normalized_and_weighted() -> None:
     explanation = cluster().explain("default/p")
 
     assert explanation.scores == EXPECTED_SCORES
-    assert explanation.final_scores == {"n1": 354, "n2": 666}
+    assert explanation.final_scores == {"n1": 318, "n2": 634}
     assert explanation.feasible == ["n1", "n2"]
     assert explanation.top == ["n2"]
     assert explanation.selected == "n2"
@@ -238,7 +241,7 @@ def test_to_dict_is_plain_json() -> None:
     assert data["profile"] == "default-scheduler"
     assert data["score"]["n2"][TAINTS] == {"raw": 0, "normalized": 100, "weighted": 300}
     assert data["filter"]["n4"]["NodeUnschedulable"] == "node(s) were unschedulable"
-    assert data["finalScore"] == {"n1": 354, "n2": 666}
+    assert data["finalScore"] == {"n1": 318, "n2": 634}
     assert data["selected"] == "n2"
 
 
@@ -259,8 +262,8 @@ def test_format_is_a_readable_report() -> None:
     assert header.split()[:4] == ["node", FIT, BALANCED, TAINTS]
     # Best first, marked; each cell is raw / normalized / weighted, then the total.
     assert best.split() == [
-        "n2", "68", "/", "68", "/", "204", "81", "/", "81", "/", "162",
-        "0", "/", "100", "/", "300", "666", "<-", "top",
+        "n2", "68", "/", "68", "/", "204", "65", "/", "65", "/", "130",
+        "0", "/", "100", "/", "300", "634", "<-", "top",
     ]  # fmt: skip
     assert second.split()[0] == "n1"
-    assert second.split()[-1] == "354"
+    assert second.split()[-1] == "318"

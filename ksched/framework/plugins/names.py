@@ -17,6 +17,8 @@ NODE_PORTS: Final = "NodePorts"
 NODE_RESOURCES_BALANCED_ALLOCATION: Final = "NodeResourcesBalancedAllocation"
 NODE_RESOURCES_FIT: Final = "NodeResourcesFit"
 NODE_UNSCHEDULABLE: Final = "NodeUnschedulable"
+# Not upstream: Alibaba's Open-Gpu-Share (GPU sharing), which the FGD paper's simulator uses.
+OPEN_GPU_SHARE: Final = "OpenGpuShare"
 POD_TOPOLOGY_SPREAD: Final = "PodTopologySpread"
 SCHEDULING_GATES: Final = "SchedulingGates"
 TAINT_TOLERATION: Final = "TaintToleration"

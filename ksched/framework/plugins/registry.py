@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from functools import cache
 
-from ksched.config.registry import PluginSpec, Registry, load_entry_point_plugins
+from ksched.config.registry import EntryPointLoader, PluginSpec, Registry
 
 IN_TREE_MODULES = (
     "ksched.framework.plugins.queuesort",
@@ -22,6 +22,7 @@ IN_TREE_MODULES = (
     "ksched.framework.plugins.interpodaffinity.plugin",
     "ksched.framework.plugins.defaultpreemption.plugin",
     "ksched.framework.plugins.default_binder",
+    "ksched.framework.plugins.gpushare.plugin",
 )
 
 
@@ -38,8 +39,12 @@ def in_tree_registry() -> Registry:
 
 
 def default_registry(entry_points: bool = True) -> Registry:
-    """In-tree plugins, then those installed under the ``ksched.plugins`` entry-point group."""
+    """In-tree plugins, then those installed under the ``ksched.plugins`` entry-point group.
+
+    The installed ones are imported on first need (a name not in-tree, or a
+    listing of all names), so in-tree profiles start without importing them.
+    """
     registry = in_tree_registry()
     if entry_points:
-        load_entry_point_plugins(registry)
+        registry.defer(EntryPointLoader())
     return registry

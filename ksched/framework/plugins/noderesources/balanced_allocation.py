@@ -1,8 +1,10 @@
 """NodeResourcesBalancedAllocation: prefer nodes whose resources fill up evenly.
 
-Score = (1 - std of the requested/allocatable fractions) x 100, with the
-fractions capped at 1 (upstream ``balanced_allocation.go``,
-``balancedResourceScorer``); requests are the real ones, not the defaults.
+Balance = (1 - std of the requested/allocatable fractions) x 100, with the
+fractions capped at 1; requests are the real ones, not the defaults.  Since
+Kubernetes v1.37 the score rewards the pod's effect on the balance:
+50 + (50 + balance with the pod - balance without it) / 2 (upstream
+``balanced_allocation.go``, ``balancedResourceScorer``).
 """
 
 from __future__ import annotations
@@ -70,50 +72,61 @@ class BalancedAllocation:
         """Readable reference: the same formula, one node, plain floats."""
         alloc = node.allocatable
         used = node.requested
-        fractions = []
+        with_pod: list[float] = []
+        without_pod: list[float] = []
         for spec, pod_req in zip(
             self.resources, pod_request_list(pod, self.resources, True), strict=True
         ):
             a = alloc.get(spec.name, 0)
             if a == 0 or (pod_req == 0 and spec.name not in ("cpu", "memory", "ephemeral-storage")):
                 continue
-            fractions.append(min((used.get(spec.name, 0) + pod_req) / a, 1.0))
-        std = 0.0
-        if len(fractions) == 2:
-            std = abs((fractions[0] - fractions[1]) / 2)
-        elif len(fractions) > 2:
-            mean = sum(fractions) / len(fractions)
-            total = 0.0
-            for f in fractions:
-                total += (f - mean) * (f - mean)
-            std = float(np.sqrt(total / len(fractions)))
-        return int((1 - std) * MAX_NODE_SCORE)
+            with_pod.append(min((used.get(spec.name, 0) + pod_req) / a, 1.0))
+            without_pod.append(min(used.get(spec.name, 0) / a, 1.0))
+        half = MAX_NODE_SCORE // 2
+        return half + (half + _balance(with_pod) - _balance(without_pod)) // 2
 
     def score_nodes(self, state: CycleState, pod: PodInfo, nodes: NodeSet) -> NDArray[np.int64]:
+        half = MAX_NODE_SCORE // 2
         if self._cpu_memory:
             snap = nodes.snapshot
             alloc = snap.allocatable[nodes.idx, :2]
             if alloc.all():
-                req = snap.requested[nodes.idx, :2] + np.array(
+                used = snap.requested[nodes.idx, :2]
+                cpu_memory = np.array(
                     (pod.requests.get("cpu", 0), pod.requests.get("memory", 0)), dtype=np.int64
                 )
-                frac = np.minimum(req / alloc, 1.0)
-                std = np.abs((frac[:, 0] - frac[:, 1]) / 2)
-                return ((1 - std) * MAX_NODE_SCORE).astype(np.int64)
+                with_pod = self._two_balance(used + cpu_memory, alloc)
+                without_pod = self._two_balance(used, alloc)
+                return half + (half + with_pod - without_pod) // 2
         pod_req = pod_request_list(pod, self.resources, use_requested=True)
         req, alloc = allocation_matrix(nodes, self.resources, pod_req, use_requested=True)
         present = alloc != 0
+        without = np.where(present, req - np.array(pod_req, dtype=np.int64), 0)
+        with_pod = self._balance_nodes(req, alloc, present)
+        without_pod = self._balance_nodes(without, alloc, present)
+        return half + (half + with_pod - without_pod) // 2
+
+    @staticmethod
+    def _two_balance(req: NDArray[np.int64], alloc: NDArray[np.int64]) -> NDArray[np.int64]:
+        frac = np.minimum(req / alloc, 1.0)
+        std = np.abs((frac[:, 0] - frac[:, 1]) / 2)
+        return ((1 - std) * MAX_NODE_SCORE).astype(np.int64)
+
+    def _balance_nodes(
+        self, req: NDArray[np.int64], alloc: NDArray[np.int64], present: NDArray[np.bool_]
+    ) -> NDArray[np.int64]:
+        """``_balance`` of every node at once."""
         frac = np.minimum(req / np.where(present, alloc, 1), 1.0)
         frac[~present] = 0.0
         count = present.sum(axis=1)
-        std = np.zeros(len(nodes))
+        std = np.zeros(len(req))
         if self.resources:
             # Sum column by column, in order, so rounding matches the per-node loop.
-            total = np.zeros(len(nodes))
+            total = np.zeros(len(req))
             for j in range(frac.shape[1]):
                 total += frac[:, j]
             mean = total / np.maximum(count, 1)
-            sq = np.zeros(len(nodes))
+            sq = np.zeros(len(req))
             for j in range(frac.shape[1]):
                 d = np.where(present[:, j], frac[:, j] - mean, 0.0)
                 sq += d * d
@@ -135,6 +148,20 @@ class BalancedAllocation:
             second = np.where(p & (seen == 1), frac[:, j], second)
             seen += p
         return np.abs((first - second) / 2)
+
+
+def _balance(fractions: list[float]) -> int:
+    """(1 - std of ``fractions``) x 100; the two-resource case as upstream's shortcut."""
+    std = 0.0
+    if len(fractions) == 2:
+        std = abs((fractions[0] - fractions[1]) / 2)
+    elif len(fractions) > 2:
+        mean = sum(fractions) / len(fractions)
+        total = 0.0
+        for f in fractions:
+            total += (f - mean) * (f - mean)
+        std = float(np.sqrt(total / len(fractions)))
+    return int((1 - std) * MAX_NODE_SCORE)
 
 
 def new(args: NodeResourcesBalancedAllocationArgs | None, handle: Any) -> BalancedAllocation:

@@ -1,0 +1,335 @@
+"""Validation per kind: shape by the ``ksched.api`` models (strict), rules as upstream's.
+
+Every problem is a ``(field path, message)`` cause in one 422 ``Invalid``
+Status, so a client learns every bad field at once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any, Final
+
+from pydantic import Field, ValidationError
+
+from ksched.api import (
+    Event,
+    K8sModel,
+    K8sObject,
+    LabelSelector,
+    Lease,
+    Node,
+    ObjectMeta,
+    Pod,
+    PodDisruptionBudget,
+    PodSpec,
+)
+from ksched.apiserver.resources import Resource
+
+__all__ = ["Causes", "shape_causes", "validate_object", "validate_pod_update"]
+
+Causes = list[tuple[str, str]]
+
+_DNS1123_LABEL: Final = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS1123_SUBDOMAIN: Final = re.compile(
+    r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+)
+_QUALIFIED_NAME: Final = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+_LABEL_VALUE: Final = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
+_RESTART_POLICIES: Final = ("Always", "OnFailure", "Never")
+
+
+class PodTemplateSpec(K8sModel):
+    metadata: ObjectMeta = Field(default_factory=ObjectMeta)
+    spec: PodSpec = Field(default_factory=PodSpec)
+
+
+class _WorkloadSpec(K8sModel):
+    replicas: int | None = None
+    selector: LabelSelector | None = None
+    template: PodTemplateSpec = Field(default_factory=PodTemplateSpec)
+    min_ready_seconds: int | None = None
+
+
+class DeploymentSpec(_WorkloadSpec):
+    strategy: dict[str, Any] | None = None
+    revision_history_limit: int | None = None
+    paused: bool | None = None
+    progress_deadline_seconds: int | None = None
+
+
+class Deployment(K8sObject):
+    spec: DeploymentSpec = Field(default_factory=DeploymentSpec)
+    status: dict[str, Any] = Field(default_factory=dict)
+
+
+class ReplicaSet(K8sObject):
+    spec: _WorkloadSpec = Field(default_factory=_WorkloadSpec)
+    status: dict[str, Any] = Field(default_factory=dict)
+
+
+class JobSpec(K8sModel):
+    parallelism: int | None = None
+    completions: int | None = None
+    active_deadline_seconds: int | None = None
+    backoff_limit: int | None = None
+    selector: LabelSelector | None = None
+    manual_selector: bool | None = None
+    template: PodTemplateSpec = Field(default_factory=PodTemplateSpec)
+    completion_mode: str | None = None
+    suspend: bool | None = None
+    ttl_seconds_after_finished: int | None = None
+
+
+class Job(K8sObject):
+    spec: JobSpec = Field(default_factory=JobSpec)
+    status: dict[str, Any] = Field(default_factory=dict)
+
+
+class Namespace(K8sObject):
+    spec: dict[str, Any] = Field(default_factory=dict)
+    status: dict[str, Any] = Field(default_factory=dict)
+
+
+MODELS: Final[dict[str, type[K8sObject]]] = {
+    "core/pods": Pod,
+    "core/nodes": Node,
+    "core/namespaces": Namespace,
+    "core/events": Event,
+    "core/bindings": K8sObject,
+    "coordination.k8s.io/leases": Lease,
+    "apps/deployments": Deployment,
+    "apps/replicasets": ReplicaSet,
+    "batch/jobs": Job,
+    "policy/poddisruptionbudgets": PodDisruptionBudget,
+    "events.k8s.io/events": K8sObject,
+}
+
+
+def _path(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part == "[key]":
+            continue
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _shape(model: type[K8sObject], obj: dict[str, Any]) -> Causes:
+    try:
+        model.model_validate(obj, strict=True)
+    except ValidationError as exc:
+        return [(_path(e["loc"]), e["msg"]) for e in exc.errors(include_url=False)]
+    return []
+
+
+def _qualified_key(key: str) -> str | None:
+    prefix, _, name = key.rpartition("/")
+    if prefix and (len(prefix) > 253 or not _DNS1123_SUBDOMAIN.match(prefix)):
+        return "prefix part must be a lowercase RFC 1123 subdomain"
+    if not name or len(name) > 63 or not _QUALIFIED_NAME.match(name):
+        return (
+            "name part must consist of alphanumeric characters, '-', '_' or '.', and must "
+            "start and end with an alphanumeric character (at most 63 characters)"
+        )
+    return None
+
+
+def _meta(resource: Resource, meta: dict[str, Any]) -> Causes:
+    causes: Causes = []
+    name = meta.get("name") or ""
+    check = _DNS1123_LABEL if resource.plural == "namespaces" else _DNS1123_SUBDOMAIN
+    limit = 63 if resource.plural == "namespaces" else 253
+    if not name:
+        causes.append(("metadata.name", "Required value: name or generateName is required"))
+    elif len(name) > limit or not check.match(name):
+        causes.append(
+            (
+                "metadata.name",
+                f"Invalid value: {name!r}: a lowercase RFC 1123 "
+                f"{'label' if limit == 63 else 'subdomain'} must consist of lower case "
+                "alphanumeric characters, '-' or '.', and must start and end with an "
+                "alphanumeric character",
+            )
+        )
+    for key, value in (meta.get("labels") or {}).items():
+        why = _qualified_key(key)
+        if why:
+            causes.append(("metadata.labels", f"Invalid value: {key!r}: {why}"))
+        if len(value) > 63 or not _LABEL_VALUE.match(value):
+            causes.append(
+                (
+                    "metadata.labels",
+                    f"Invalid value: {value!r}: a valid label value must be "
+                    "63 characters or less, alphanumeric, '-', '_' or '.'",
+                )
+            )
+    annotations = meta.get("annotations") or {}
+    for key in annotations:
+        why = _qualified_key(key)
+        if why:
+            causes.append(("metadata.annotations", f"Invalid value: {key!r}: {why}"))
+    if sum(len(k) + len(v) for k, v in annotations.items()) > 256 * 1024:
+        causes.append(("metadata.annotations", "Too long: must have at most 262144 bytes"))
+    for i, finalizer in enumerate(meta.get("finalizers") or []):
+        if _qualified_key(finalizer):
+            causes.append((f"metadata.finalizers[{i}]", f"Invalid value: {finalizer!r}"))
+    return causes
+
+
+def _containers(spec: dict[str, Any], where: str) -> Causes:
+    causes: Causes = []
+    containers = spec.get("containers") or []
+    if not containers:
+        causes.append((f"{where}.containers", "Required value"))
+    seen: set[str] = set()
+    for field in ("initContainers", "containers"):
+        for i, c in enumerate(spec.get(field) or []):
+            at = f"{where}.{field}[{i}]"
+            name = c.get("name", "")
+            if not _DNS1123_LABEL.match(name) or len(name) > 63:
+                causes.append((f"{at}.name", f"Invalid value: {name!r}: must be a DNS label"))
+            elif name in seen:
+                causes.append((f"{at}.name", f"Duplicate value: {name!r}"))
+            seen.add(name)
+            if not c.get("image"):
+                causes.append((f"{at}.image", "Required value"))
+    policy = spec.get("restartPolicy")
+    if policy is not None and policy not in _RESTART_POLICIES:
+        causes.append((f"{where}.restartPolicy", f"Unsupported value: {policy!r}"))
+    return causes
+
+
+def _selector_matches_template(obj: dict[str, Any], required: bool) -> Causes:
+    from ksched.apiserver.selectors import match_label_selector_object
+
+    spec = obj.get("spec") or {}
+    selector = spec.get("selector")
+    if selector is None:
+        return [("spec.selector", "Required value")] if required else []
+    if not selector.get("matchLabels") and not selector.get("matchExpressions"):
+        return [("spec.selector", "Invalid value: empty selector is invalid for this kind")]
+    labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
+    if not match_label_selector_object(selector, labels):
+        return [
+            (
+                "spec.template.metadata.labels",
+                "Invalid value: selector does not match template labels",
+            )
+        ]
+    return []
+
+
+def _non_negative(obj: dict[str, Any], *fields: str) -> Causes:
+    spec = obj.get("spec") or {}
+    return [
+        (f"spec.{f}", "Invalid value: must be greater than or equal to 0")
+        for f in fields
+        if isinstance(spec.get(f), int) and spec[f] < 0
+    ]
+
+
+def _pod(obj: dict[str, Any]) -> Causes:
+    return _containers(obj.get("spec") or {}, "spec")
+
+
+def _workload(obj: dict[str, Any]) -> Causes:
+    spec = obj.get("spec") or {}
+    causes = _selector_matches_template(obj, required=True)
+    causes += _containers((spec.get("template") or {}).get("spec") or {}, "spec.template.spec")
+    return causes + _non_negative(obj, "replicas", "minReadySeconds")
+
+
+def _job(obj: dict[str, Any]) -> Causes:
+    spec = obj.get("spec") or {}
+    template = (spec.get("template") or {}).get("spec") or {}
+    causes = _containers(template, "spec.template.spec")
+    if template.get("restartPolicy") not in ("OnFailure", "Never"):
+        causes.append(
+            (
+                "spec.template.spec.restartPolicy",
+                f"Unsupported value: {template.get('restartPolicy')!r}: supported values: "
+                '"OnFailure", "Never"',
+            )
+        )
+    if spec.get("manualSelector"):
+        causes += _selector_matches_template(obj, required=True)
+    return causes + _non_negative(obj, "parallelism", "completions", "backoffLimit")
+
+
+def _pdb(obj: dict[str, Any]) -> Causes:
+    spec = obj.get("spec") or {}
+    if spec.get("minAvailable") is not None and spec.get("maxUnavailable") is not None:
+        return [("spec", "Invalid value: minAvailable and maxUnavailable cannot be both set")]
+    return []
+
+
+def _node(obj: dict[str, Any]) -> Causes:
+    causes: Causes = []
+    for i, taint in enumerate((obj.get("spec") or {}).get("taints") or []):
+        if taint.get("effect") not in ("NoSchedule", "PreferNoSchedule", "NoExecute"):
+            causes.append(
+                (f"spec.taints[{i}].effect", f"Unsupported value: {taint.get('effect')!r}")
+            )
+    return causes
+
+
+_RULES: Final[dict[str, Callable[[dict[str, Any]], Causes]]] = {
+    "core/pods": _pod,
+    "core/nodes": _node,
+    "apps/deployments": _workload,
+    "apps/replicasets": _workload,
+    "batch/jobs": _job,
+    "policy/poddisruptionbudgets": _pdb,
+}
+
+
+def shape_causes(resource: Resource, obj: dict[str, Any]) -> Causes:
+    """Type errors in ``obj`` (strict: no coercion), before defaulting can rely on the types."""
+    meta = obj.get("metadata")
+    if not isinstance(meta, dict):
+        return [("metadata", "Required value: must be an object")]
+    model = MODELS.get(resource.key, K8sObject)
+    probe = {**obj, "apiVersion": resource.api_version, "kind": resource.kind}
+    return _shape(model, probe)
+
+
+def validate_object(resource: Resource, obj: dict[str, Any]) -> Causes:
+    """Every rule ``obj`` breaks as an object of ``resource``; run after ``shape_causes``."""
+    causes = _meta(resource, obj["metadata"])
+    rule = _RULES.get(resource.key)
+    if rule is not None:
+        causes += rule(obj)
+    return causes
+
+
+# Fields of a pod's spec that an update may change (upstream ValidatePodUpdate).
+_POD_MUTABLE: Final = frozenset(
+    {"activeDeadlineSeconds", "tolerations", "terminationGracePeriodSeconds", "schedulingGates"}
+)
+
+
+def validate_pod_update(new: dict[str, Any], old: dict[str, Any]) -> Causes:
+    """Pod specs are immutable but for images and a few fields; ``nodeName`` only via binding."""
+    new_spec, old_spec = dict(new.get("spec") or {}), dict(old.get("spec") or {})
+    for spec in (new_spec, old_spec):
+        for field in _POD_MUTABLE:
+            spec.pop(field, None)
+        for field in ("containers", "initContainers"):
+            spec[field] = [
+                {k: v for k, v in c.items() if k != "image"} for c in spec.get(field) or []
+            ]
+    if new_spec != old_spec:
+        return [
+            (
+                "spec",
+                "Forbidden: pod updates may not change fields other than spec.containers[*].image,"
+                " spec.initContainers[*].image, spec.activeDeadlineSeconds, spec.tolerations "
+                "(only additions to existing tolerations), "
+                "spec.terminationGracePeriodSeconds",
+            )
+        ]
+    return []

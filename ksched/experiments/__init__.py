@@ -1,0 +1,91 @@
+"""The FGD paper's experiments: one cell, the resumable grid, local or Dask, and its tables.
+
+Submodules are implementation detail: import from here (``distributed``
+is imported on demand, as it pulls in Dask).
+"""
+
+from ksched.experiments.aggregate import (
+    format_grid_table,
+    mean_curves,
+    policy_order,
+    policy_title,
+    runs_frame,
+    summary_table,
+    workload_order,
+)
+from ksched.experiments.cells import (
+    ARRIVED_MAX,
+    CURVES,
+    DEFAULT_TUNE,
+    TIE_BREAKS,
+    Cell,
+    CellRecord,
+    Policy,
+    load_workload,
+    resolve_policy,
+    run_cell,
+    workload_name,
+)
+from ksched.experiments.grid import (
+    PAPER_POLICIES,
+    PAPER_SEEDS,
+    PAPER_WORKLOADS,
+    POLICY_TITLES,
+    PUBLISHED_ALLOC_130,
+    Backend,
+    GridError,
+    GridReport,
+    InProcess,
+    LocalProcesses,
+    check_policies,
+    plan_grid,
+    run_grid,
+)
+from ksched.experiments.store import (
+    RecordError,
+    atomic_write_text,
+    find_record,
+    iter_records,
+    read_record,
+    write_record,
+)
+
+__all__ = [
+    "ARRIVED_MAX",
+    "CURVES",
+    "DEFAULT_TUNE",
+    "PAPER_POLICIES",
+    "PAPER_SEEDS",
+    "PAPER_WORKLOADS",
+    "POLICY_TITLES",
+    "PUBLISHED_ALLOC_130",
+    "TIE_BREAKS",
+    "Backend",
+    "Cell",
+    "CellRecord",
+    "GridError",
+    "GridReport",
+    "InProcess",
+    "LocalProcesses",
+    "Policy",
+    "RecordError",
+    "atomic_write_text",
+    "check_policies",
+    "find_record",
+    "format_grid_table",
+    "iter_records",
+    "load_workload",
+    "mean_curves",
+    "plan_grid",
+    "policy_order",
+    "policy_title",
+    "read_record",
+    "resolve_policy",
+    "run_cell",
+    "run_grid",
+    "runs_frame",
+    "summary_table",
+    "workload_name",
+    "workload_order",
+    "write_record",
+]

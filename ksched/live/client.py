@@ -1,0 +1,254 @@
+"""The scheduler's writes to the API server: bindings, events, pod status, evictions.
+
+``ApiClusterClient`` is both the framework's ``ClusterClient`` and its
+``EventRecorder``.  Binding runs on a worker pool, as upstream's binding
+cycle runs in a goroutine, so the next pod's scheduling cycle does not wait
+for a round trip; the pod stays assumed in the snapshot meanwhile.  The
+``Scheduled`` event is written by the worker once the API accepted the
+binding, so no event claims a binding that failed.  A failed binding is
+handed back to the scheduling loop through ``on_bind_failed``.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from ksched.api import PodDisruptionBudget, format_time
+from ksched.framework.pod_info import PodInfo
+from ksched.live.kube import ApiError, KubeClient
+
+__all__ = ["ApiClusterClient"]
+
+log = logging.getLogger(__name__)
+
+SCHEDULED: Final = "Scheduled"
+POD_SCHEDULED: Final = "PodScheduled"
+# core/v1 PodReasonUnschedulable and PodReasonSchedulerError.
+REASON_UNSCHEDULABLE: Final = "Unschedulable"
+REASON_SCHEDULER_ERROR: Final = "SchedulerError"
+# events.k8s.io/v1 validation: note is at most 1 kB.
+MAX_NOTE: Final = 1024
+SMP: Final = "application/strategic-merge-patch+json"
+MERGE_PATCH: Final = "application/merge-patch+json"
+
+
+def _now(micro: bool = False) -> str:
+    return format_time(datetime.now(UTC), micro=micro)
+
+
+def _pod_path(pod: PodInfo, sub: str = "") -> str:
+    return f"/api/v1/namespaces/{pod.namespace}/pods/{pod.name}{sub}"
+
+
+class ApiClusterClient:
+    """Binds, evicts, nominates and records through the API; slow writes run on ``workers`` threads.
+
+    ``on_bind_failed(pod, node, error)`` and ``on_bound(pod, node, seconds)``
+    are called from a worker thread.
+    """
+
+    def __init__(
+        self,
+        kube: KubeClient,
+        *,
+        pdbs: Callable[[], list[PodDisruptionBudget]],
+        on_bind_failed: Callable[[PodInfo, str, ApiError], None],
+        on_bound: Callable[[PodInfo, str, float], None] | None = None,
+        workers: int = 16,
+        instance: str | None = None,
+    ) -> None:
+        self.kube = kube
+        self._pdbs = pdbs
+        self._on_bind_failed = on_bind_failed
+        self._on_bound = on_bound
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ksched-write")
+        self._instance = instance or socket.gethostname()
+        self._in_flight = 0
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+
+    # -- ClusterClient ----------------------------------------------------------------
+    def bind(self, pod: PodInfo, node_name: str) -> None:
+        pod.pod.spec.node_name = node_name
+        self._submit(self._bind, pod, node_name)
+
+    def _bind(self, pod: PodInfo, node_name: str) -> None:
+        body = {
+            "apiVersion": "v1",
+            "kind": "Binding",
+            "metadata": {"name": pod.name, "namespace": pod.namespace, "uid": pod.uid},
+            "target": {"apiVersion": "v1", "kind": "Node", "name": node_name},
+        }
+        start = time.monotonic()
+        try:
+            self.kube.request("POST", _pod_path(pod, "/binding"), body=body)
+        except ApiError as err:
+            self._on_bind_failed(pod, node_name, err)
+            return
+        if self._on_bound is not None:
+            self._on_bound(pod, node_name, time.monotonic() - start)
+        self._create_event(
+            pod,
+            "Normal",
+            SCHEDULED,
+            "Binding",
+            f"Successfully assigned {pod.namespace}/{pod.name} to {node_name}",
+        )
+
+    def delete_pod(self, pod: PodInfo, reason: str) -> None:
+        """Write the victim's DisruptionTarget condition, then delete it (``PreparePod``)."""
+        disruption = [c for c in pod.pod.status.conditions if c.type == "DisruptionTarget"]
+        if disruption:
+            cond = disruption[0]
+            patch = {
+                "metadata": {"uid": pod.uid},
+                "status": {
+                    "conditions": [
+                        {
+                            "type": cond.type,
+                            "status": cond.status,
+                            "reason": cond.reason,
+                            "message": cond.message,
+                            "lastTransitionTime": _now(),
+                        }
+                    ]
+                },
+            }
+            try:
+                self.kube.request("PATCH", _pod_path(pod, "/status"), body=patch, content_type=SMP)
+            except ApiError as err:
+                if not err.not_found:
+                    raise
+                return
+        body = {"apiVersion": "v1", "kind": "DeleteOptions", "preconditions": {"uid": pod.uid}}
+        try:
+            self.kube.request("DELETE", _pod_path(pod), body=body)
+        except ApiError as err:
+            if not (err.not_found or err.conflict):
+                raise
+
+    def set_nominated_node(self, pod: PodInfo, node_name: str) -> None:
+        pod.pod.status.nominated_node_name = node_name or None
+        patch = {"metadata": {"uid": pod.uid}, "status": {"nominatedNodeName": node_name or None}}
+        self._submit(self._patch_status, pod, patch)
+
+    def pdbs(self) -> list[PodDisruptionBudget]:
+        return self._pdbs()
+
+    # -- EventRecorder ------------------------------------------------------------------
+    def event(self, pod: PodInfo, type_: str, reason: str, action: str, message: str) -> None:
+        if reason == SCHEDULED:
+            return  # written by the binding worker once the binding is accepted
+        self._submit(self._create_event, pod, type_, reason, action, message)
+
+    # -- pod status ----------------------------------------------------------------------
+    def set_unschedulable(self, pod: PodInfo, message: str, *, error: bool = False) -> None:
+        """``PodScheduled=False`` with the failure message, unless the pod already says so.
+
+        As upstream ``updatePod``: the write is skipped when the condition is unchanged.
+        """
+        reason = REASON_SCHEDULER_ERROR if error else REASON_UNSCHEDULABLE
+        current = next((c for c in pod.pod.status.conditions if c.type == POD_SCHEDULED), None)
+        if (
+            current is not None
+            and current.status == "False"
+            and current.reason == reason
+            and current.message == message
+        ):
+            return
+        transition = (
+            current.last_transition_time
+            if current is not None and current.status == "False"
+            else None
+        ) or _now()
+        patch = {
+            "metadata": {"uid": pod.uid},
+            "status": {
+                "conditions": [
+                    {
+                        "type": POD_SCHEDULED,
+                        "status": "False",
+                        "reason": reason,
+                        "message": message,
+                        "lastProbeTime": None,
+                        "lastTransitionTime": transition,
+                    }
+                ]
+            },
+        }
+        self._submit(self._patch_status, pod, patch, SMP)
+
+    # -- plumbing ----------------------------------------------------------------------
+    def _patch_status(self, pod: PodInfo, patch: dict[str, Any], kind: str = MERGE_PATCH) -> None:
+        try:
+            self.kube.request("PATCH", _pod_path(pod, "/status"), body=patch, content_type=kind)
+        except ApiError as err:
+            if not (err.not_found or err.conflict):
+                log.warning("status of %s: %s", pod.key, err)
+
+    def _create_event(
+        self, pod: PodInfo, type_: str, reason: str, action: str, message: str
+    ) -> None:
+        """An events.k8s.io/v1 Event, shaped as client-go's events recorder writes it."""
+        controller = pod.scheduler_name
+        meta = pod.pod.metadata
+        body = {
+            "apiVersion": "events.k8s.io/v1",
+            "kind": "Event",
+            "metadata": {"name": f"{pod.name}.{time.time_ns():x}", "namespace": pod.namespace},
+            "eventTime": _now(micro=True),
+            "reportingController": controller,
+            "reportingInstance": f"{controller}-{self._instance}",
+            "action": action,
+            "reason": reason,
+            "type": type_,
+            "note": message.encode()[:MAX_NOTE].decode("utf-8", "ignore"),
+            "regarding": {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "namespace": pod.namespace,
+                "name": pod.name,
+                "uid": pod.uid,
+                "resourceVersion": meta.resource_version,
+            },
+        }
+        try:
+            self.kube.request(
+                "POST", f"/apis/events.k8s.io/v1/namespaces/{pod.namespace}/events", body=body
+            )
+        except ApiError as err:
+            log.warning("event %s for %s: %s", reason, pod.key, err)
+
+    def _submit(self, fn: Callable[..., None], *args: Any) -> None:
+        with self._lock:
+            self._in_flight += 1
+        future: Future[None] = self._pool.submit(fn, *args)
+        future.add_done_callback(self._done)
+
+    def _done(self, future: Future[None]) -> None:
+        exc = future.exception()
+        if exc is not None:
+            log.error("write failed: %s", exc)
+        with self._lock:
+            self._in_flight -= 1
+            if self._in_flight == 0:
+                self._idle.notify_all()
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Block until every queued write is done; False on timeout."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._in_flight == 0, timeout)
+
+    @property
+    def in_flight(self) -> int:
+        return self._in_flight
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)

@@ -1,0 +1,1 @@
+"""The ksched paper: ``python3 -m paper`` rebuilds it from a results directory."""

@@ -1,0 +1,85 @@
+"""BestFitScore: the node left with the least free CPU and GPU after placing the pod.
+
+The FGD paper's BestFit baseline (Weng et al., ATC '23, section 6.1; the
+simulator's ``best_fit_score.go``):
+
+    left  = 0.5 * (cpu_free - cpu_req) / 128000 + 0.5 * (gpu_free - gpu_req) / 8000
+    score = int((1 - left) * 100)
+
+then min-max normalised over the feasible nodes (Go integer arithmetic; all
+equal: every node scores 0). ``gpu_free``/``gpu_req`` are totals over the
+node's GPUs and the pod's GPUs; ``cpu_req`` is the non-zero CPU request. A
+node that cannot hold the request scores 0 before normalising (the filters
+keep such nodes out of a real cycle). GPUs are chosen best-fit by OpenGpuShare.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ksched.framework.cycle_state import CycleState
+from ksched.framework.interface import MAX_NODE_SCORE, MIN_NODE_SCORE
+from ksched.framework.plugins.gpushare import GpuShareState, gpu_request
+from ksched.framework.pod_info import PodInfo
+from ksched.framework.snapshot import NodeSet
+from ksched.framework.status import Status
+
+__all__ = ["NAME", "BestFitScore", "best_fit_scores", "min_max_normalize", "new"]
+
+NAME: Final = "BestFitScore"
+MAX_SPEC_CPU: Final = 128000.0
+MAX_SPEC_GPU: Final = 8000.0
+WEIGHT: Final = 0.5
+
+
+def best_fit_scores(
+    cpu_free: NDArray[np.int64], gpu_free: NDArray[np.int64], cpu_req: int, gpu_req: int
+) -> NDArray[np.int64]:
+    left = (cpu_free - cpu_req) / MAX_SPEC_CPU * WEIGHT
+    left = left + (gpu_free - gpu_req) / MAX_SPEC_GPU * WEIGHT
+    score = np.trunc((1.0 - left) * MAX_NODE_SCORE).astype(np.int64)
+    fits = (cpu_free >= cpu_req) & (gpu_free >= gpu_req)
+    return np.where(fits, score, MIN_NODE_SCORE)
+
+
+def min_max_normalize(scores: NDArray[np.int64]) -> None:
+    """The simulator's NormalizeScore, in place: lowest -> 0, highest -> 100, all equal -> 0."""
+    if not len(scores):
+        return
+    low, high = int(scores.min()), int(scores.max())
+    if high == low:
+        scores[:] = MIN_NODE_SCORE
+        return
+    span = MAX_NODE_SCORE - MIN_NODE_SCORE
+    scores[:] = (scores - low) * span // (high - low) + MIN_NODE_SCORE
+
+
+class BestFitScore:
+    node_local = True  # raw scores depend on the node's own free resources only
+
+    def __init__(self, handle: Any) -> None:
+        self.gpus = GpuShareState.of(handle.snapshot)
+
+    @property
+    def name(self) -> str:
+        return NAME
+
+    def score_nodes(self, state: CycleState, pod: PodInfo, nodes: NodeSet) -> NDArray[np.int64]:
+        self.gpus.sync()
+        view = self.gpus.view(nodes)
+        request = gpu_request(pod)
+        gpu_req = 0 if request is None else request.total_milli
+        return best_fit_scores(view.cpu_free, view.free.sum(axis=1), pod.non_zero_cpu, gpu_req)
+
+    def normalize_score(
+        self, state: CycleState, pod: PodInfo, scores: NDArray[np.int64]
+    ) -> Status | None:
+        min_max_normalize(scores)
+        return None
+
+
+def new(args: None, handle: Any) -> BestFitScore:
+    return BestFitScore(handle)

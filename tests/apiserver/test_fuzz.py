@@ -1,0 +1,230 @@
+"""Thousands of malformed requests against a live server: no 5xx, every rejection a ``Status``.
+
+Hypothesis builds requests from the server's own vocabulary (real group
+versions, resources, subresources, query parameters, patch types) mixed with
+junk, and bodies that are random bytes, random JSON, or valid objects with one
+field replaced by a random value. The counts per status code are printed.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ksched.apiserver import RESOURCES, ApiServerProcess
+
+EXAMPLES = 2000
+PREFIXES = [*sorted({r.base_path() for r in RESOURCES}), "/apis/nope/v9", "/api/v2"]
+PLURALS = sorted({r.plural for r in RESOURCES})
+SUBRESOURCES = ["status", "binding", "eviction", "scale", "log"]
+PARAMS = [
+    "labelSelector",
+    "fieldSelector",
+    "limit",
+    "continue",
+    "resourceVersion",
+    "gracePeriodSeconds",
+    "propagationPolicy",
+    "dryRun",
+    "fieldValidation",
+    "allowWatchBookmarks",
+]
+PATCH_TYPES = [
+    "application/merge-patch+json",
+    "application/strategic-merge-patch+json",
+    "application/json-patch+json",
+]
+CONTENT_TYPES = [
+    "application/json",
+    "application/yaml",
+    "application/merge-patch+json",
+    "application/strategic-merge-patch+json",
+    "application/json-patch+json",
+    "application/apply-patch+yaml",
+    "application/vnd.kubernetes.protobuf",
+    "text/plain",
+]
+VALID = {
+    "pods": {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "fz", "labels": {"a": "b"}},
+        "spec": {
+            "containers": [
+                {
+                    "name": "c",
+                    "image": "nginx",
+                    "resources": {"requests": {"cpu": "1"}, "limits": {"cpu": "2"}},
+                    "ports": [{"containerPort": 80}],
+                }
+            ],
+            "tolerations": [{"key": "k", "operator": "Exists"}],
+        },
+    },
+    "deployments": {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "fz"},
+        "spec": {
+            "replicas": 2,
+            "selector": {"matchLabels": {"a": "b"}},
+            "template": {
+                "metadata": {"labels": {"a": "b"}},
+                "spec": {"containers": [{"name": "c", "image": "nginx"}]},
+            },
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1}},
+        },
+    },
+    "poddisruptionbudgets": {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": {"name": "fz"},
+        "spec": {"minAvailable": 1, "selector": {"matchLabels": {"a": "b"}}},
+    },
+    "nodes": {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": "fz"},
+        "spec": {"taints": [{"key": "k", "effect": "NoSchedule"}]},
+        "status": {"allocatable": {"cpu": "4"}},
+    },
+    "bindings": {"metadata": {"name": "fz"}, "target": {"kind": "Node", "name": "n1"}},
+    "eviction": {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": "fz"}},
+}
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+segment = st.text(min_size=0, max_size=12)
+
+
+def _paths_of(obj: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    yield prefix
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            yield from _paths_of(v, (*prefix, k))
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            yield from _paths_of(v, (*prefix, i))
+
+
+@st.composite
+def mutated_object(draw: st.DrawFn, kind: str) -> Any:
+    obj = copy.deepcopy(VALID[kind if kind in VALID else draw(st.sampled_from(sorted(VALID)))])
+    paths = [p for p in _paths_of(obj) if p]
+    for _ in range(draw(st.integers(1, 3))):
+        path = draw(st.sampled_from(paths))
+        node = obj
+        try:
+            for part in path[:-1]:
+                node = node[part]
+            node[path[-1]] = draw(json_values)
+        except (KeyError, IndexError, TypeError):
+            continue
+    return obj
+
+
+@st.composite
+def requests(draw: st.DrawFn) -> tuple[str, str, dict[str, str], str, bytes]:
+    method = draw(st.sampled_from(["GET", "POST", "PUT", "PATCH", "DELETE"]))
+    res = draw(st.sampled_from(RESOURCES))
+    junk = draw(st.integers(0, 9)) == 0  # one request in ten gets a random path segment
+    parts = [res.base_path() if not junk else draw(st.sampled_from(PREFIXES))]
+    if res.namespaced:
+        parts += ["namespaces", draw(st.sampled_from(["default", "fuzz"]))]
+    parts.append(res.plural)
+    # Creates go to collections, everything else mostly to objects.
+    if draw(st.integers(0, 3)) >= (3 if method == "POST" else 1):
+        parts.append(draw(st.sampled_from(["fz", "n1"])))
+        if draw(st.booleans()):
+            parts.append(draw(st.sampled_from([*res.subresources, "log"])))
+    if junk:
+        parts[draw(st.integers(1, len(parts) - 1))] = draw(segment)
+    path = "/".join(quote(p, safe="") if i else p for i, p in enumerate(parts))
+    query = draw(st.dictionaries(st.sampled_from(PARAMS), st.text(max_size=16), max_size=3))
+    # Mostly the type the method takes, so that bodies get past content negotiation.
+    usual = PATCH_TYPES if method == "PATCH" else ["application/json"]
+    content_type = draw(st.sampled_from([*usual * 3, *CONTENT_TYPES]))
+    kind = draw(st.sampled_from(["none", "bytes", "json", "object", "object"]))
+    if kind == "bytes":
+        body = draw(st.binary(max_size=64))
+    elif kind == "json":
+        body = httpx.Request("POST", "http://x", json=draw(json_values)).content
+    elif kind == "object":
+        body = httpx.Request(
+            "POST",
+            "http://x",
+            json=draw(mutated_object(parts[-1] if parts[-1] in VALID else res.plural)),
+        ).content
+    else:
+        body = b""
+    return method, path, query, content_type, body
+
+
+@pytest.fixture(scope="module")
+def http(apiserver: ApiServerProcess) -> Iterator[httpx.Client]:
+    headers = {"Authorization": f"Bearer {apiserver.token}"}
+    with httpx.Client(base_url=apiserver.url, headers=headers, timeout=10) as client:
+        _baseline(client)
+        yield client
+
+
+def _baseline(client: httpx.Client) -> None:
+    """(Re)create the objects most fuzzed requests address, so they get past 404."""
+    client.post("/api/v1/namespaces", json={"metadata": {"name": "fuzz"}})
+    client.post("/api/v1/nodes", json=VALID["nodes"] | {"metadata": {"name": "n1"}})
+    for ns in ("default", "fuzz"):
+        for plural, base in (
+            ("pods", "/api/v1"),
+            ("deployments", "/apis/apps/v1"),
+            ("poddisruptionbudgets", "/apis/policy/v1"),
+        ):
+            client.post(f"{base}/namespaces/{ns}/{plural}", json=VALID[plural])
+
+
+def test_malformed_requests_get_status_errors_never_5xx(http: httpx.Client) -> None:
+    codes: Counter[int] = Counter()
+
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    )
+    @given(requests())
+    def one(request: tuple[str, str, dict[str, str], str, bytes]) -> None:
+        method, path, query, content_type, body = request
+        response = http.request(
+            method, path, params=query, content=body, headers={"Content-Type": content_type}
+        )
+        codes[response.status_code] += 1
+        if sum(codes.values()) % 25 == 0:
+            _baseline(http)
+        assert response.status_code < 500, (request, response.text)
+        if response.status_code >= 400:
+            status = response.json()
+            assert status["kind"] == "Status", (request, status)
+            assert status["code"] == response.status_code, (request, status)
+            assert status["status"] == "Failure" and status["message"], (request, status)
+
+    one()
+    total = sum(codes.values())
+    print(f"fuzz: {total} requests, by status code: {dict(sorted(codes.items()))}")
+    assert total >= EXAMPLES
+    assert http.get("/readyz").status_code == 200

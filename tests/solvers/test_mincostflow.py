@@ -1,0 +1,90 @@
+"""Min-cost flow: networkx and OR-Tools agree on the cost; the scheduler re-solves as pods come and go."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+from ksched.solvers.mincostflow import (
+    FlowScheduler,
+    build_flow_network,
+    pod_classes,
+    solve_flow,
+    solve_network,
+)
+from ksched.solvers.problem import PlacementProblem
+from ksched.solvers.validate import validate_assignment
+
+MakeProblem = Callable[..., PlacementProblem]
+
+
+@pytest.mark.parametrize("zoned", [False, True], ids=["nodes", "zones"])
+@pytest.mark.parametrize("slack", [None, 2], ids=["all-arcs", "pruned"])
+@pytest.mark.parametrize("seed", range(8))
+def test_networkx_and_ortools_costs_agree(
+    seed: int, slack: int | None, zoned: bool, make_problem: MakeProblem
+) -> None:
+    problem = make_problem(seed, nodes=30, pods=120, cards=4, candidates=12, classes=6)
+    classes, reps = pod_classes(problem)
+    zones = np.arange(problem.n_nodes) % 4 if zoned else None
+    net = build_flow_network(problem, classes, reps, zones=zones, slack=slack)
+    cost_nx, flow_nx = solve_network(net, "networkx")
+    cost_or, flow_or = solve_network(net, "ortools")
+    assert cost_nx == cost_or
+    for flows in (flow_nx, flow_or):
+        assert (flows >= 0).all() and (flows <= net.capacity).all()
+        balance = np.zeros(net.n_vertices, dtype=np.int64)
+        np.add.at(balance, net.tail, -flows)
+        np.add.at(balance, net.head, flows)
+        assert (balance == -net.supply).all()  # conservation: inflow - outflow = demand
+        assert int((flows * net.cost).sum()) == cost_or
+
+
+def test_classes_group_equal_pods(make_problem: MakeProblem) -> None:
+    problem = make_problem(1, nodes=10, pods=50, classes=3)
+    classes, reps = pod_classes(problem)
+    assert len(reps) <= 3
+    for p in range(problem.n_pods):
+        r = reps[classes[p]]
+        assert (problem.demand[p] == problem.demand[r]).all()
+        assert (problem.candidates[p] == problem.candidates[r]).all()
+
+
+def test_unscheduled_arc_takes_what_does_not_fit(make_problem: MakeProblem) -> None:
+    problem = make_problem(2, nodes=2, pods=40, classes=2)
+    got = solve_flow(problem)
+    validate_assignment(problem, got)
+    assert 0 < got.placed < problem.n_pods
+
+
+def test_unknown_backend_is_refused(make_problem: MakeProblem) -> None:
+    problem = make_problem(0)
+    classes, reps = pod_classes(problem)
+    net = build_flow_network(problem, classes, reps)
+    with pytest.raises(ValueError, match="'backend' parameter of solve_network"):
+        solve_network(net, "glpk")  # type: ignore[arg-type]
+
+
+def test_flow_scheduler_resolves_as_pods_arrive_and_leave() -> None:
+    free = np.array([[4000, 4], [4000, 4]], dtype=np.int64)
+    gpu_free = np.array([[1000, 1000], [1000, -1]], dtype=np.int64)
+    sched = FlowScheduler(free, gpu_free)
+    both = np.array([0, 1], dtype=np.intp)
+    scores = np.array([10, 0], dtype=np.int64)
+    for i in range(3):
+        sched.add_pod(f"gpu-{i}", np.array([1000, 1]), 1, 1000, both, scores)
+    placed = sched.solve()
+    assert sorted(placed) == ["gpu-0", "gpu-1", "gpu-2"]
+    assert sorted(placed.values()) == [0, 0, 1]  # the higher-scored node first, all cards used
+    sched.add_pod("late", np.array([1000, 1]), 1, 1000, both, scores)
+    assert sched.solve() == {}  # no card left: it stays pending
+    assert list(sched.pending) == ["late"]
+    sched.remove("gpu-0")  # a pod leaves: its card is free again
+    assert sched.solve() == {"late": placed["gpu-0"]}
+    assert not sched.pending
+    with pytest.raises(ValueError, match="already known"):
+        sched.add_pod("late", np.array([1, 1]), 0, 0, both, scores)
+    with pytest.raises(KeyError, match="not known"):
+        sched.remove("never")
