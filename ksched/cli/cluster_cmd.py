@@ -57,7 +57,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def run(args: argparse.Namespace) -> int:
-    from ksched.cluster.signals import wait_for_stop
+    from ksched.cluster.signals import stop_on_signals
     from ksched.cluster.up import Cluster, ClusterError, ClusterOptions, cluster_down
 
     if args.verb == "down":
@@ -84,21 +84,24 @@ def run(args: argparse.Namespace) -> int:
         port=args.port,
     )
     cluster = Cluster(options)
-    try:
-        kubeconfig = cluster.up(detach=args.detach)
-    except ClusterError as exc:
-        raise UsageError(str(exc)) from None
-    print(kubeconfig, flush=True)
-    if args.detach:
-        print(f"detached; stop with: ksched cluster down --dir {args.dir}", file=sys.stderr)
-        return 0
-    print("cluster up; Ctrl-C stops it", file=sys.stderr, flush=True)
-    try:
-        wait_for_stop()
-    finally:
-        killed = cluster.down()
-        if killed:
-            print(f"killed after the grace period: {', '.join(killed)}", file=sys.stderr)
+    # Handlers first: whoever reads the kubeconfig line may send SIGTERM at once.
+    with stop_on_signals() as stop:
+        try:
+            kubeconfig = cluster.up(detach=args.detach)
+        except ClusterError as exc:
+            raise UsageError(str(exc)) from None
+        print(kubeconfig, flush=True)
+        if args.detach:
+            print(f"detached; stop with: ksched cluster down --dir {args.dir}", file=sys.stderr)
+            return 0
+        print("cluster up; Ctrl-C stops it", file=sys.stderr, flush=True)
+        try:
+            while not stop.wait(0.5):
+                pass
+        finally:
+            killed = cluster.down()
+            if killed:
+                print(f"killed after the grace period: {', '.join(killed)}", file=sys.stderr)
     return 0
 
 

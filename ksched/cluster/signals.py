@@ -4,25 +4,35 @@ from __future__ import annotations
 
 import signal
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import FrameType
 
-__all__ = ["wait_for_stop"]
+__all__ = ["stop_on_signals", "wait_for_stop"]
 
 
-def wait_for_stop(stop: threading.Event | None = None) -> int:
-    """Block until SIGTERM/SIGINT (or ``stop`` is set); returns the signal number (0: none)."""
-    stop = stop or threading.Event()
-    got = [0]
+@contextmanager
+def stop_on_signals(stop: threading.Event | None = None) -> Iterator[threading.Event]:
+    """An event set by SIGTERM/SIGINT while the block runs; the old handlers come back after.
+
+    Install it before announcing readiness: a signal sent right after the
+    announcement must find the handler, not the default action.
+    """
+    event = stop or threading.Event()
 
     def handle(signum: int, frame: FrameType | None) -> None:
-        got[0] = signum
-        stop.set()
+        event.set()
 
     previous = {s: signal.signal(s, handle) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
-        while not stop.wait(0.5):
-            pass
+        yield event
     finally:
         for s, h in previous.items():
             signal.signal(s, h)
-    return got[0]
+
+
+def wait_for_stop(stop: threading.Event | None = None) -> None:
+    """Block until SIGTERM/SIGINT (or ``stop`` is set)."""
+    with stop_on_signals(stop) as event:
+        while not event.wait(0.5):
+            pass

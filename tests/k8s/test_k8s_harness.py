@@ -169,8 +169,20 @@ def test_kube_scheduler_binds_a_pod_to_a_fake_node(k8s_cluster: RealControlPlane
             r"scheduling\.",
             failed[0]["message"],
         ), failed[0]["message"]
-        too_big = api.call("GET", "/api/v1/namespaces/sched-test/pods/too-big")
-        condition = next(c for c in too_big["status"]["conditions"] if c["type"] == "PodScheduled")
+        # The event and the pod's condition are separate writes: wait for the condition too.
+        condition = wait_until(
+            lambda: next(
+                (
+                    c
+                    for c in api.call("GET", "/api/v1/namespaces/sched-test/pods/too-big")[
+                        "status"
+                    ].get("conditions", [])
+                    if c["type"] == "PodScheduled"
+                ),
+                None,
+            ),
+            "the PodScheduled condition",
+        )
         assert (condition["status"], condition["reason"]) == ("False", "Unschedulable")
 
         # A pod for another scheduler is left alone.
