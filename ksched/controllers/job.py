@@ -13,12 +13,11 @@ from __future__ import annotations
 
 from typing import Final
 
-from ksched.controllers.client import JOBS, KubeClient, Obj
-from ksched.controllers.controller import Controller
-from ksched.controllers.index import Expectations, OwnerIndex
-from ksched.controllers.informer import Informer, key_of
-from ksched.controllers.objects import controller_of, is_active, is_ready, now_rfc3339
-from ksched.controllers.pod_control import PodControl, deletion_rank
+from ksched.controllers.client import JOBS, Obj
+from ksched.controllers.informer import Informer
+from ksched.controllers.objects import is_active, is_ready, now_rfc3339
+from ksched.controllers.pod_control import deletion_rank
+from ksched.controllers.pod_owner import PodOwnerController
 
 __all__ = ["NAME", "JobController"]
 
@@ -34,43 +33,13 @@ def _finished(job: Obj) -> str | None:
     return None
 
 
-class JobController(Controller):
+class JobController(PodOwnerController):
     name = NAME
+    owner_kind = "Job"
 
-    def __init__(
-        self,
-        client: KubeClient,
-        jobs: Informer,
-        pods: Informer,
-        pod_index: OwnerIndex,
-        *,
-        workers: int = 2,
-    ) -> None:
-        super().__init__(client, [jobs, pods], workers)
-        self.jobs = jobs
-        self.pods = pods
-        self.index = pod_index
-        self.expectations = Expectations()
-        self.control = PodControl(client, self.expectations)
-        jobs.add_handler(self._on_job)
-        pods.add_handler(self._on_pod)
-
-    def _on_job(self, event: str, old: Obj | None, new: Obj | None) -> None:
-        obj = new if new is not None else old
-        assert obj is not None
-        if event == "DELETED":
-            self.expectations.forget(key_of(obj))
-        self.queue.add(key_of(obj))
-
-    def _on_pod(self, event: str, old: Obj | None, new: Obj | None) -> None:
-        obj = new if new is not None else old
-        assert obj is not None
-        ref = controller_of(obj)
-        if ref is None or ref.get("kind") != "Job":
-            return
-        key = f"{obj['metadata'].get('namespace', 'default')}/{ref['name']}"
-        self.expectations.observe_event(key, event, old, new)
-        self.queue.add(key)
+    @property
+    def jobs(self) -> Informer:
+        return self.owners
 
     def sync(self, key: str) -> None:
         job = self.jobs.get(key)

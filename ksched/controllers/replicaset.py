@@ -11,55 +11,24 @@ from __future__ import annotations
 import time
 from typing import Final
 
-from ksched.controllers.client import REPLICASETS, KubeClient, Obj
-from ksched.controllers.controller import Controller
-from ksched.controllers.index import Expectations, OwnerIndex
+from ksched.controllers.client import REPLICASETS, Obj
 from ksched.controllers.informer import Informer, key_of
-from ksched.controllers.objects import controller_of, is_active, is_available, is_ready, matches
-from ksched.controllers.pod_control import PodControl, deletion_rank
+from ksched.controllers.objects import is_active, is_available, is_ready, matches
+from ksched.controllers.pod_control import deletion_rank
+from ksched.controllers.pod_owner import PodOwnerController
 
 __all__ = ["NAME", "ReplicaSetController"]
 
 NAME: Final = "replicaset"
 
 
-class ReplicaSetController(Controller):
+class ReplicaSetController(PodOwnerController):
     name = NAME
+    owner_kind = "ReplicaSet"
 
-    def __init__(
-        self,
-        client: KubeClient,
-        replicasets: Informer,
-        pods: Informer,
-        pod_index: OwnerIndex,
-        *,
-        workers: int = 2,
-    ) -> None:
-        super().__init__(client, [replicasets, pods], workers)
-        self.replicasets = replicasets
-        self.pods = pods
-        self.index = pod_index
-        self.expectations = Expectations()
-        self.control = PodControl(client, self.expectations)
-        replicasets.add_handler(self._on_replicaset)
-        pods.add_handler(self._on_pod)
-
-    def _on_replicaset(self, event: str, old: Obj | None, new: Obj | None) -> None:
-        obj = new if new is not None else old
-        assert obj is not None
-        if event == "DELETED":
-            self.expectations.forget(key_of(obj))
-        self.queue.add(key_of(obj))
-
-    def _on_pod(self, event: str, old: Obj | None, new: Obj | None) -> None:
-        obj = new if new is not None else old
-        assert obj is not None
-        ref = controller_of(obj)
-        if ref is None or ref.get("kind") != "ReplicaSet":
-            return
-        key = f"{obj['metadata'].get('namespace', 'default')}/{ref['name']}"
-        self.expectations.observe_event(key, event, old, new)
-        self.queue.add(key)
+    @property
+    def replicasets(self) -> Informer:
+        return self.owners
 
     def sync(self, key: str) -> None:
         rs = self.replicasets.get(key)
