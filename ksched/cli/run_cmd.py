@@ -61,6 +61,7 @@ def _address(text: str) -> tuple[str, int]:
 def run(args: argparse.Namespace) -> int:
     from prometheus_client import disable_created_metrics
 
+    from ksched.live.client import RECORDER_WORKERS
     from ksched.live.kube import ApiError, KubeClient
     from ksched.live.leader import LeaseSettings
     from ksched.live.metrics import HealthServer
@@ -102,7 +103,8 @@ def run(args: argparse.Namespace) -> int:
             str(kubeconfig) if kubeconfig else None,
             qps=connection.qps,
             burst=connection.burst,
-            pool_size=config.parallelism + 8,
+            # Binders, recorders, and the informers' and elector's own connections.
+            pool_size=config.parallelism + RECORDER_WORKERS + 8,
         )
     except ApiError as exc:
         raise UsageError(exc.message) from None

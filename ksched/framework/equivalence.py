@@ -9,6 +9,12 @@ and every plugin's raw score, and recomputes just the changed rows from the
 snapshot's change log.  Decisions are the same as without it: the feasible
 window, normalisation and host selection still run on the current values.
 (kube-scheduler had an equivalence cache of this kind until v1.12.)
+
+Pods are compared on what scheduling reads of them.  What an API server
+stamps on each pod separately but no plugin reads is left out: containers'
+untyped fields (mounts, env, probes) and the volumes that need nothing of a
+node (the service-account token's projected volume has a random name per
+pod).  A ``node_local`` plugin must not read those.
 """
 
 from __future__ import annotations
@@ -19,10 +25,13 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from ksched.api.pod import PodSpec
 from ksched.framework.pod_info import PodInfo
 from ksched.framework.snapshot import ClusterSnapshot
 
 MAX_CLASSES = 256
+# Volume sources served from the API or the node's own disk: no plugin places a pod by them.
+NODE_FREE_VOLUMES = frozenset({"projected", "configMap", "secret", "downwardAPI", "emptyDir"})
 
 
 @dataclass(slots=True, eq=False)
@@ -55,19 +64,29 @@ class ClassEntry:
         )
 
 
-def same_pod_class(entry: ClassEntry, b: PodInfo) -> bool:
-    """Same spec, labels, annotations and namespace: all a plugin may read of a pod.
+def scheduling_fields(spec: PodSpec) -> dict[str, Any]:
+    """The spec's fields as scheduling reads them (see the module docstring).
 
-    The spec is compared field by field against the representative's fields
-    as they were when the class was made: pods stamped from one template
-    share their nested objects, so equality mostly stops at identity.
+    Pods stamped from one template share their nested objects, so comparing
+    two of these dicts mostly stops at identity.
     """
+    fields = dict(vars(spec))
+    if spec.volumes:
+        fields["volumes"] = [v for v in spec.volumes if not NODE_FREE_VOLUMES.intersection(v)]
+    for key in ("containers", "init_containers"):
+        if fields[key]:
+            fields[key] = [vars(c) for c in fields[key]]  # typed fields only: no mounts
+    return fields
+
+
+def same_pod_class(entry: ClassEntry, b: PodInfo) -> bool:
+    """Same scheduling fields, labels, annotations and namespace: all a plugin may read."""
     pa, pb = entry.pod.pod, b.pod
     return (
         entry.pod.namespace == b.namespace
         and pa.metadata.labels == pb.metadata.labels
         and entry.annotations == pb.metadata.annotations
-        and entry.spec == vars(pb.spec)
+        and entry.spec == scheduling_fields(pb.spec)
     )
 
 
@@ -91,7 +110,7 @@ class EquivalenceCache:
                 entry.seen += 1
                 return entry
         # The spec's fields now: binding later writes nodeName into the pod's own spec.
-        entry = ClassEntry(pod, dict(vars(pod.pod.spec)), dict(pod.pod.metadata.annotations))
+        entry = ClassEntry(pod, scheduling_fields(pod.pod.spec), dict(pod.pod.metadata.annotations))
         bucket.append(entry)
         self._count += 1
         return entry

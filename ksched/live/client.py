@@ -3,8 +3,10 @@
 ``ApiClusterClient`` is both the framework's ``ClusterClient`` and its
 ``EventRecorder``.  Binding runs on a worker pool, as upstream's binding
 cycle runs in a goroutine, so the next pod's scheduling cycle does not wait
-for a round trip; the pod stays assumed in the snapshot meanwhile.  The
-``Scheduled`` event is written by the worker once the API accepted the
+for a round trip; the pod stays assumed in the snapshot meanwhile.  Events
+and status patches go through a second pool, as upstream's event broadcaster
+writes apart from the binding goroutines, so a slow event never holds a
+binding back.  The ``Scheduled`` event is queued once the API accepted the
 binding, so no event claims a binding that failed.  A failed binding is
 handed back to the scheduling loop through ``on_bind_failed``.
 """
@@ -33,6 +35,8 @@ POD_SCHEDULED: Final = "PodScheduled"
 # core/v1 PodReasonUnschedulable and PodReasonSchedulerError.
 REASON_UNSCHEDULABLE: Final = "Unschedulable"
 REASON_SCHEDULER_ERROR: Final = "SchedulerError"
+# Writers of events and status patches (bindings have their own ``workers``).
+RECORDER_WORKERS: Final = 8
 # events.k8s.io/v1 validation: note is at most 1 kB.
 MAX_NOTE: Final = 1024
 SMP: Final = "application/strategic-merge-patch+json"
@@ -48,8 +52,10 @@ def _pod_path(pod: PodInfo, sub: str = "") -> str:
 
 
 class ApiClusterClient:
-    """Binds, evicts, nominates and records through the API; slow writes run on ``workers`` threads.
+    """Binds, evicts, nominates and records through the API.
 
+    Bindings run on ``workers`` threads, events and status patches on
+    ``recorder_workers`` more.
     ``on_bind_failed(pod, node, error)`` and ``on_bound(pod, node, seconds)``
     are called from a worker thread.
     """
@@ -62,13 +68,17 @@ class ApiClusterClient:
         on_bind_failed: Callable[[PodInfo, str, ApiError], None],
         on_bound: Callable[[PodInfo, str, float], None] | None = None,
         workers: int = 16,
+        recorder_workers: int = RECORDER_WORKERS,
         instance: str | None = None,
     ) -> None:
         self.kube = kube
         self._pdbs = pdbs
         self._on_bind_failed = on_bind_failed
         self._on_bound = on_bound
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ksched-write")
+        self._binders = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ksched-bind")
+        self._recorders = ThreadPoolExecutor(
+            max_workers=recorder_workers, thread_name_prefix="ksched-record"
+        )
         self._instance = instance or socket.gethostname()
         self._in_flight = 0
         self._lock = threading.Lock()
@@ -77,7 +87,7 @@ class ApiClusterClient:
     # -- ClusterClient ----------------------------------------------------------------
     def bind(self, pod: PodInfo, node_name: str) -> None:
         pod.pod.spec.node_name = node_name
-        self._submit(self._bind, pod, node_name)
+        self._submit(self._binders, self._bind, pod, node_name)
 
     def _bind(self, pod: PodInfo, node_name: str) -> None:
         body = {
@@ -94,12 +104,9 @@ class ApiClusterClient:
             return
         if self._on_bound is not None:
             self._on_bound(pod, node_name, time.monotonic() - start)
-        self._create_event(
-            pod,
-            "Normal",
-            SCHEDULED,
-            "Binding",
-            f"Successfully assigned {pod.namespace}/{pod.name} to {node_name}",
+        message = f"Successfully assigned {pod.namespace}/{pod.name} to {node_name}"
+        self._submit(
+            self._recorders, self._create_event, pod, "Normal", SCHEDULED, "Binding", message
         )
 
     def delete_pod(self, pod: PodInfo, reason: str) -> None:
@@ -137,7 +144,7 @@ class ApiClusterClient:
     def set_nominated_node(self, pod: PodInfo, node_name: str) -> None:
         pod.pod.status.nominated_node_name = node_name or None
         patch = {"metadata": {"uid": pod.uid}, "status": {"nominatedNodeName": node_name or None}}
-        self._submit(self._patch_status, pod, patch)
+        self._submit(self._recorders, self._patch_status, pod, patch)
 
     def pdbs(self) -> list[PodDisruptionBudget]:
         return self._pdbs()
@@ -146,7 +153,7 @@ class ApiClusterClient:
     def event(self, pod: PodInfo, type_: str, reason: str, action: str, message: str) -> None:
         if reason == SCHEDULED:
             return  # written by the binding worker once the binding is accepted
-        self._submit(self._create_event, pod, type_, reason, action, message)
+        self._submit(self._recorders, self._create_event, pod, type_, reason, action, message)
 
     # -- pod status ----------------------------------------------------------------------
     def set_unschedulable(self, pod: PodInfo, message: str, *, error: bool = False) -> None:
@@ -183,7 +190,7 @@ class ApiClusterClient:
                 ]
             },
         }
-        self._submit(self._patch_status, pod, patch, SMP)
+        self._submit(self._recorders, self._patch_status, pod, patch, SMP)
 
     # -- plumbing ----------------------------------------------------------------------
     def _patch_status(self, pod: PodInfo, patch: dict[str, Any], kind: str = MERGE_PATCH) -> None:
@@ -226,10 +233,10 @@ class ApiClusterClient:
         except ApiError as err:
             log.warning("event %s for %s: %s", reason, pod.key, err)
 
-    def _submit(self, fn: Callable[..., None], *args: Any) -> None:
+    def _submit(self, pool: ThreadPoolExecutor, fn: Callable[..., None], *args: Any) -> None:
         with self._lock:
             self._in_flight += 1
-        future: Future[None] = self._pool.submit(fn, *args)
+        future: Future[None] = pool.submit(fn, *args)
         future.add_done_callback(self._done)
 
     def _done(self, future: Future[None]) -> None:
@@ -251,4 +258,5 @@ class ApiClusterClient:
         return self._in_flight
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True)
+        self._binders.shutdown(wait=True)
+        self._recorders.shutdown(wait=True)

@@ -281,3 +281,36 @@ def test_random_workloads_decide_the_same(
         else:
             twin.advance(op[1])
     twin.assert_same_state()
+
+
+def _api_stamped(name: str, token_volume: str, **extra_volume: Any) -> Any:
+    """A pod as an API server returns it: a service-account token volume named per pod."""
+    from ksched.api import Pod
+    from ksched.framework.pod_info import PodInfo
+
+    volumes: list[dict[str, Any]] = [{"name": token_volume, "projected": {"sources": []}}]
+    if extra_volume:
+        volumes.append({"name": "data", **extra_volume})
+    spec = {
+        "containers": [
+            {
+                "name": "c",
+                "image": "pause",
+                "resources": {"requests": {"cpu": "100m"}},
+                "volumeMounts": [{"name": token_volume, "mountPath": "/var/run/secrets"}],
+            }
+        ],
+        "volumes": volumes,
+    }
+    doc = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": spec}
+    return PodInfo.from_pod(Pod.model_validate(doc))
+
+
+def test_per_pod_token_volumes_do_not_split_a_class() -> None:
+    from ksched.framework.equivalence import EquivalenceCache
+
+    cache = EquivalenceCache()
+    first = cache.lookup(_api_stamped("a", "kube-api-access-abcde"))
+    assert cache.lookup(_api_stamped("b", "kube-api-access-fghij")) is first
+    claim = {"persistentVolumeClaim": {"claimName": "x"}}
+    assert cache.lookup(_api_stamped("c", "kube-api-access-klmno", **claim)) is not first
