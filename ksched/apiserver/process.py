@@ -11,15 +11,16 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import yaml
 
+from ksched._scope import Scoped
+
 __all__ = ["ApiServerProcess"]
 
 
-class ApiServerProcess:
+class ApiServerProcess(Scoped):
     """Start a server on a free loopback port; ``url``, ``token`` and ``kubeconfig`` once ready.
 
     ``workdir`` holds the kubeconfig, the data directory and the server's log;
@@ -120,13 +121,9 @@ class ApiServerProcess:
                 self._proc.wait()
         return int(self._proc.returncode)
 
-    def __enter__(self) -> ApiServerProcess:
-        return self.start() if self._proc is None else self
+    def _enter(self) -> None:
+        if self._proc is None:
+            self.start()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def _exit(self) -> None:
         self.stop()

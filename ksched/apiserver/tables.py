@@ -22,25 +22,29 @@ def wants_table(accept: str) -> bool:
     return "as=Table" in accept and "g=meta.k8s.io" in accept
 
 
+_MINUTE, _HOUR, _DAY, _YEAR = 60, 3600, 86400, 365 * 86400
+_UNITS: Final = {1: "s", _MINUTE: "m", _HOUR: "h", _DAY: "d", _YEAR: "y"}
+# HumanDuration's steps: below ``limit`` seconds, whole ``unit``s, then the whole
+# ``rest``s left over (omitted when zero), for the steps that have a ``rest``.
+_STEPS: Final[tuple[tuple[int, int, int | None], ...]] = (
+    (2 * _MINUTE, 1, None),
+    (10 * _MINUTE, _MINUTE, 1),
+    (3 * _HOUR, _MINUTE, None),
+    (8 * _HOUR, _HOUR, _MINUTE),
+    (48 * _HOUR, _HOUR, None),
+    (8 * _DAY, _DAY, _HOUR),
+    (2 * _YEAR, _DAY, None),
+    (8 * _YEAR, _YEAR, _DAY),
+)
+
+
 def human_duration(seconds: float) -> str:
     """duration.HumanDuration (k8s.io/apimachinery/pkg/util/duration)."""
     s = int(max(seconds, 0))
-    m, h, d = s // 60, s // 3600, s // 86400
-    if s < 120:
-        return f"{s}s"
-    if m < 10:
-        return f"{m}m{s % 60}s" if s % 60 else f"{m}m"
-    if m < 180:
-        return f"{m}m"
-    if h < 8:
-        return f"{h}h{m % 60}m" if m % 60 else f"{h}h"
-    if h < 48:
-        return f"{h}h"
-    if h < 192:
-        return f"{d}d{h % 24}h" if h % 24 else f"{d}d"
-    if d < 730:
-        return f"{d}d"
-    return f"{d // 365}y{d % 365}d" if d < 365 * 8 and d % 365 else f"{d // 365}y"
+    unit, rest = next(((u, r) for limit, u, r in _STEPS if s < limit), (_YEAR, None))
+    text = f"{s // unit}{_UNITS[unit]}"
+    left = 0 if rest is None else s % unit // rest
+    return f"{text}{left}{_UNITS[rest]}" if rest is not None and left else text
 
 
 def _age(obj: Mapping[str, Any]) -> str:
@@ -148,65 +152,50 @@ def _generic(obj: Mapping[str, Any]) -> list[Any]:
     return [_name(obj), _age(obj)]
 
 
+_Column = tuple[str, str, str, int]  # name, type, format, priority
+
+
+def _string(name: str, *, wide: bool = False) -> _Column:
+    """A string column; ``wide`` ones (priority 1) only show with ``kubectl get -o wide``."""
+    return (name, "string", "", int(wide))
+
+
+def _integer(name: str) -> _Column:
+    return (name, "integer", "", 0)
+
+
 _NAME: Final = ("Name", "string", "name", 0)
-_AGE: Final = ("Age", "string", "", 0)
-_COLUMNS: Final[dict[str, tuple[tuple[tuple[str, str, str, int], ...], _Row]]] = {
+_AGE: Final = _string("Age")
+_COLUMNS: Final[dict[str, tuple[tuple[_Column, ...], _Row]]] = {
     "core/pods": (
         (
             _NAME,
-            ("Ready", "string", "", 0),
-            ("Status", "string", "", 0),
-            ("Restarts", "integer", "", 0),
+            _string("Ready"),
+            _string("Status"),
+            _integer("Restarts"),
             _AGE,
-            ("IP", "string", "", 1),
-            ("Node", "string", "", 1),
-            ("Nominated Node", "string", "", 1),
+            _string("IP", wide=True),
+            _string("Node", wide=True),
+            _string("Nominated Node", wide=True),
         ),
         _pod,
     ),
     "core/nodes": (
-        (
-            _NAME,
-            ("Status", "string", "", 0),
-            ("Roles", "string", "", 0),
-            _AGE,
-            ("Version", "string", "", 0),
-        ),
+        (_NAME, _string("Status"), _string("Roles"), _AGE, _string("Version")),
         _node,
     ),
     "apps/deployments": (
-        (
-            _NAME,
-            ("Ready", "string", "", 0),
-            ("Up-to-date", "integer", "", 0),
-            ("Available", "integer", "", 0),
-            _AGE,
-        ),
+        (_NAME, _string("Ready"), _integer("Up-to-date"), _integer("Available"), _AGE),
         _deployment,
     ),
     "apps/replicasets": (
-        (
-            _NAME,
-            ("Desired", "integer", "", 0),
-            ("Current", "integer", "", 0),
-            ("Ready", "integer", "", 0),
-            _AGE,
-        ),
+        (_NAME, _integer("Desired"), _integer("Current"), _integer("Ready"), _AGE),
         _replicaset,
     ),
-    "batch/jobs": (
-        (_NAME, ("Status", "string", "", 0), ("Completions", "string", "", 0), _AGE),
-        _job,
-    ),
-    "core/namespaces": ((_NAME, ("Status", "string", "", 0), _AGE), _namespace),
+    "batch/jobs": ((_NAME, _string("Status"), _string("Completions"), _AGE), _job),
+    "core/namespaces": ((_NAME, _string("Status"), _AGE), _namespace),
     "core/events": (
-        (
-            ("Last Seen", "string", "", 0),
-            ("Type", "string", "", 0),
-            ("Reason", "string", "", 0),
-            ("Object", "string", "", 0),
-            ("Message", "string", "", 0),
-        ),
+        tuple(map(_string, ("Last Seen", "Type", "Reason", "Object", "Message"))),
         _event,
     ),
 }

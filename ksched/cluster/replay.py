@@ -30,16 +30,9 @@ import numpy as np
 from ksched.controllers.client import PODS, ApiError, KubeClient, Obj
 from ksched.controllers.informer import Informer
 from ksched.kubelet.stages import DURATION_ANNOTATION
-from ksched.sim._common import FAILED, FINISHED, PENDING, RUNNING, PodLog
-from ksched.sim.metrics import (
-    DEFAULT_COVERAGE,
-    ClusterMetrics,
-    NodeUtilRecorder,
-    SeriesRecorder,
-    TargetWorkload,
-    percentiles,
-    time_weighted_mean,
-)
+from ksched.sim._common import FAILED, FINISHED, PENDING, RUNNING, check
+from ksched.sim._setup import arrival_order, records_in_time
+from ksched.sim.metrics import DEFAULT_COVERAGE, arrival_window_means, percentiles
 from ksched.sim.objects import PodConversion, pod_dict
 from ksched.sim.result import ReplayResult
 from ksched.sim.tuning import gpu_request_milli
@@ -49,13 +42,6 @@ __all__ = ["ApiReplay"]
 
 OWNER: Final = "ApiReplay"
 IMAGE: Final = "registry.k8s.io/pause:3.10"
-
-
-def _check(name: str, value: object, ok: bool, rule: str) -> None:
-    if not ok:
-        raise ValueError(
-            f"The {name!r} parameter of {OWNER} must be {rule}. Got {value!r} instead."
-        )
 
 
 class ApiReplay:
@@ -85,15 +71,16 @@ class ApiReplay:
         conversion: PodConversion | None = None,
         progress: Callable[[int, int], None] | None = None,
     ) -> None:
-        _check(
+        check(
+            OWNER,
             "time_compression",
             time_compression,
             math.isfinite(time_compression) and time_compression > 0,
             "a finite number > 0",
         )
-        _check("horizon", horizon, horizon is None or horizon >= 0, ">= 0 or None")
-        _check("creators", creators, creators >= 1, ">= 1")
-        _check("idle_seconds", idle_seconds, idle_seconds > 0, "> 0")
+        check(OWNER, "horizon", horizon, horizon is None or horizon >= 0, ">= 0 or None")
+        check(OWNER, "creators", creators, creators >= 1, ">= 1")
+        check(OWNER, "idle_seconds", idle_seconds, idle_seconds > 0, "> 0")
         self.workload = workload
         self.kubeconfig = kubeconfig
         self.scheduler_name = scheduler_name
@@ -114,16 +101,8 @@ class ApiReplay:
     # -- set-up --------------------------------------------------------------------------
     def _prepare(self) -> None:
         pods = self.workload.pods
-        created = pods.creation_time
-        rows = np.flatnonzero(np.isfinite(created))
-        if len(rows) == 0 and len(pods):
-            raise ValueError(
-                f"workload {self.workload.name!r} has no pod creation times: "
-                "it cannot be replayed in time"
-            )
-        rows = rows[np.argsort(created[rows], kind="stable")].astype(np.intp)
-        origin = float(created[rows[0]]) if len(rows) else 0.0
-        arrive = (created[rows] - origin) / self.time_compression
+        rows, origin = arrival_order(self.workload, "it cannot be replayed in time")
+        arrive = (pods.creation_time[rows] - origin) / self.time_compression
         if self.horizon is not None:
             keep = arrive < self.horizon / self.time_compression
             rows, arrive = rows[keep], arrive[keep]
@@ -134,12 +113,9 @@ class ApiReplay:
             raise ValueError(f"workload {self.workload.name!r} repeats pod names")
         wl = self.workload
         self.names = [str(n) for n in wl.nodes.name]
-        self.metrics = ClusterMetrics(
-            wl.nodes, self.names, TargetWorkload.from_pods(pods, self.coverage)
+        self.metrics, self.log, self.series, self.node_util = records_in_time(
+            wl, self.names, self.coverage, len(rows)
         )
-        self.log = PodLog(len(rows))
-        self.series = SeriesRecorder(2 * len(rows) + 16)
-        self.node_util = NodeUtilRecorder()
         self._gpu = gpu_request_milli(pods)
         self._lock = threading.Lock()
         self._arrived_gpu = 0
@@ -342,12 +318,7 @@ class ApiReplay:
             }
         )
         series = self.series.frame()
-        arrived = log.arrival[np.isfinite(log.arrival)]
-        window = (0.0, float(arrived.max()) if len(arrived) else 0.0)
-        for resource in ("gpu", "cpu", "mem"):
-            column = f"{resource}_alloc_pct"
-            summary[f"{column}_mean"] = time_weighted_mean(series, column, *window)
-        summary["gpu_frag_pct_mean"] = time_weighted_mean(series, "gpu_frag_pct", *window)
+        summary.update(arrival_window_means(series, log.arrival))
         names = self.workload.pods.name[self.rows]
         return ReplayResult(
             profile=self.label,

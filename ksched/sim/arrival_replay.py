@@ -21,43 +21,23 @@ from __future__ import annotations
 
 import gc
 import time
-from dataclasses import replace
+from typing import ClassVar, Unpack
 
 import numpy as np
 from numpy.typing import NDArray
 
-from ksched.config import KubeSchedulerConfiguration, default_config
+from ksched.config import default_config
 from ksched.framework.pod_info import PodInfo
-from ksched.scheduler.scheduler import TieBreak
-from ksched.sim._common import (
-    FAILED,
-    PENDING,
-    RUNNING,
-    TIE_BREAKS,
-    Observer,
-    PodLog,
-    Recorder,
-    check,
-    evicted_keys,
-    profile_name,
-    progress_bar,
-    scheduler_for,
-)
-from ksched.sim.metrics import (
-    DEFAULT_COVERAGE,
-    ClusterMetrics,
-    NodeUtilRecorder,
-    SeriesRecorder,
-    TargetWorkload,
-)
-from ksched.sim.objects import PodConversion, PodFactory, build_nodes
+from ksched.scheduler.scheduler import ScheduleResult
+from ksched.sim._common import FAILED, PENDING, RUNNING, PodLog, check, evicted_keys, progress_bar
+from ksched.sim._setup import InProcessReplay, ReplayOptions
+from ksched.sim.metrics import ClusterMetrics, NodeUtilRecorder, SeriesRecorder, TargetWorkload
+from ksched.sim.objects import build_nodes
 from ksched.sim.result import ReplayResult
 from ksched.sim.tuning import TunedPods, gpu_request_milli, tune_pods
 from ksched.traces.workload import Workload
 
 __all__ = ["ArrivalReplay", "fgd_node_names"]
-
-OWNER = "ArrivalReplay"
 
 
 def fgd_node_names(names: NDArray[np.object_], seed: int) -> tuple[NDArray[np.intp], list[str]]:
@@ -68,72 +48,45 @@ def fgd_node_names(names: NDArray[np.object_], seed: int) -> tuple[NDArray[np.in
     return order, [f"{p:0{width}d}-{names[i]}" for p, i in zip(perm, order, strict=True)]
 
 
-class ArrivalReplay:
+class ArrivalReplay(InProcessReplay):
     """One profile, one seed, one pass of arrivals. Keyword parameters only.
 
-    ``config``/``profile``: the scheduler configuration and which of its
-    profiles places the pods (default: the first). ``tune``: target GPU
+    The parameters ``InProcessReplay`` takes, and: ``tune``: target GPU
     request as a multiple of cluster GPU capacity (<= 0: no tuning).
     ``rename_nodes``: FGD's node prefixes (default: when ``tie_break`` is
     ``"smallest-name"``), from ``node_order_seed`` (default: ``seed``).
-    ``coverage``: the share of pods the fragmentation's target workload
-    covers. ``percentage_of_nodes_to_score`` replaces the configuration's
-    global value, as the paper's simulator sets 100 for every run (None
-    keeps the configuration's). ``equivalence_cache``: the scheduler's cache
-    of per-node results by pod shape (decisions are the same either way);
-    by default on when pod rows repeat, as in openb, and off when nearly
-    every pod is distinct, where it only costs. ``observer(replay)`` is
-    called after every pod (for tests); ``recorder.attach(scheduler)`` once
-    the scheduler exists (``ksched.ml.DecisionRecorder``: decision logs).
+    ``percentage_of_nodes_to_score`` replaces the configuration's global
+    value, as the paper's simulator sets 100 for every run (None keeps the
+    configuration's). ``observer(replay)`` is called after every pod.
+
+    Subclasses change how arrived pods are placed by overriding ``_schedule``.
     """
+
+    owner: ClassVar[str] = "ArrivalReplay"
+    progress_label: ClassVar[str] = "arrival replay"
 
     def __init__(
         self,
         workload: Workload,
         *,
-        config: KubeSchedulerConfiguration | None = None,
-        profile: str | None = None,
-        label: str | None = None,
-        seed: int = 0,
-        tie_break: TieBreak = "random",
         tune: float = 1.3,
         shuffle: bool = True,
         rename_nodes: bool | None = None,
         node_order_seed: int | None = None,
-        conversion: PodConversion | None = None,
-        coverage: float = DEFAULT_COVERAGE,
-        node_samples: int = 100,
         percentage_of_nodes_to_score: int | None = 100,
-        equivalence_cache: bool | None = None,
-        progress: bool = False,
-        observer: Observer | None = None,
-        recorder: Recorder | None = None,
+        **options: Unpack[ReplayOptions],
     ) -> None:
-        check(OWNER, "tune", tune, bool(np.isfinite(tune)), "a finite number")
-        check(OWNER, "tie_break", tie_break, tie_break in TIE_BREAKS, f"one of {TIE_BREAKS}")
-        check(OWNER, "coverage", coverage, 0 < coverage <= 1, "in (0, 1]")
-        check(OWNER, "node_samples", node_samples, node_samples >= 1, ">= 1")
+        check(self.owner, "tune", tune, bool(np.isfinite(tune)), "a finite number")
+        super().__init__(workload, **options)
         pct = percentage_of_nodes_to_score
-        check(OWNER, "percentage_of_nodes_to_score", pct, pct is None or 0 <= pct <= 100,
+        check(self.owner, "percentage_of_nodes_to_score", pct, pct is None or 0 <= pct <= 100,
               "in [0, 100] or None")  # fmt: skip
-        self.workload = workload
-        self.config = config
-        self.profile = profile
-        self.label = label
-        self.seed = seed
-        self.tie_break: TieBreak = tie_break
         self.tune = tune
         self.shuffle = shuffle
-        self.rename_nodes = tie_break == "smallest-name" if rename_nodes is None else rename_nodes
-        self.node_order_seed = seed if node_order_seed is None else node_order_seed
-        self.conversion = conversion or PodConversion()
-        self.coverage = coverage
-        self.node_samples = node_samples
+        smallest_name = self.tie_break == "smallest-name"
+        self.rename_nodes = smallest_name if rename_nodes is None else rename_nodes
+        self.node_order_seed = self.seed if node_order_seed is None else node_order_seed
         self.percentage_of_nodes_to_score = percentage_of_nodes_to_score
-        self.equivalence_cache = equivalence_cache
-        self.progress = progress
-        self.observer = observer
-        self.recorder = recorder
         self.arrived = self.placed = self.failed = 0
 
     def counts(self) -> dict[str, int]:
@@ -157,17 +110,12 @@ class ArrivalReplay:
         else:
             order, node_names = np.arange(len(wl.nodes)), [str(n) for n in wl.nodes.name]
         nodes = wl.nodes.subset(order)
-        self.scheduler_name = profile_name(self.config, self.profile)
-        factory = PodFactory(wl.pods, replace(self.conversion, scheduler_name=self.scheduler_name))
-        cache = factory.repeats if self.equivalence_cache is None else self.equivalence_cache
         config = self.config or default_config()
         if self.percentage_of_nodes_to_score is not None:
             config = config.model_copy(
                 update={"percentage_of_nodes_to_score": self.percentage_of_nodes_to_score}
             )
-        self.scheduler = scheduler_for(config, self.seed, self.tie_break, equivalence_cache=cache)
-        if self.recorder is not None:
-            self.recorder.attach(self.scheduler)
+        factory = self._start_scheduler(config)
         self.scheduler.add_nodes(build_nodes(nodes, node_names))
         infos = [factory.info(int(r), str(n)) for r, n in zip(tuned.rows, tuned.names, strict=True)]
         self.target = TargetWorkload.from_pods(wl.pods, self.coverage)
@@ -182,9 +130,12 @@ class ArrivalReplay:
         return self._result(tuned, node_names, sched_seconds, time.perf_counter() - start)
 
     def _replay(self, rows: NDArray[np.intp], infos: list[PodInfo]) -> float:
+        """Add the pods one by one, ``_schedule`` after each; the scheduling seconds."""
         sched, metrics, log = self.scheduler, self.metrics, self.log
         pods = self.workload.pods
-        cpu, mem, gpu = pods.cpu_milli, pods.memory_bytes, gpu_request_milli(pods)
+        self._cpu, self._mem = pods.cpu_milli, pods.memory_bytes
+        self._gpu = gpu_request_milli(pods)
+        self._rows, self._infos = rows, infos
         series = SeriesRecorder(len(rows))
         self.node_util = NodeUtilRecorder()
         every = max(1, -(-len(rows) // self.node_samples))
@@ -192,33 +143,19 @@ class ArrivalReplay:
         evicted = 0
         arrived_gpu = 0
         sched_seconds = 0.0
-        clock = time.perf_counter
-        bar = progress_bar(len(rows), self.progress, "arrival replay")
+        bar = progress_bar(len(rows), self.progress, self.progress_label)
         for i, info in enumerate(infos):
-            row = int(rows[i])
-            arrived_gpu += int(gpu[row])
+            arrived_gpu += int(self._gpu[int(rows[i])])
             log.arrival[i] = i
             log.state[i] = PENDING
             self.arrived += 1
             sched.add_pod(info)
-            t0 = clock()
-            result = sched.schedule_one()
-            dt = clock() - t0
-            sched_seconds += dt
-            log.attempt(i, dt)
-            if result is not None and result.scheduled:
-                node = metrics.row[result.node]
-                metrics.place(node, int(cpu[row]), int(mem[row]), int(gpu[row]))
-                log.state[i], log.node[i], log.scheduled[i] = RUNNING, node, i
-                self.placed += 1
-            else:
-                sched.delete_pod(info.key)  # dropped, never retried
-                log.state[i] = FAILED
-                self.failed += 1
+            sched_seconds += self._schedule(i)
             for key in evicted_keys(sched, evicted):
-                self._evict(index[key], int(rows[index[key]]), cpu, mem, gpu)
+                self._evict(index[key])
                 evicted += 1
-            series.record(i, metrics, arrived_gpu, self.placed, 0)
+            waiting = self.arrived - self.placed - self.failed
+            series.record(i, metrics, arrived_gpu, self.placed, waiting)
             if i % every == 0:
                 self.node_util.sample(i, metrics)
             if self.observer is not None:
@@ -230,19 +167,39 @@ class ArrivalReplay:
         self.series = series
         return sched_seconds
 
-    def _evict(
-        self,
-        i: int,
-        row: int,
-        cpu: NDArray[np.int64],
-        mem: NDArray[np.int64],
-        gpu: NDArray[np.int64],
-    ) -> None:
+    def _schedule(self, i: int) -> float:
+        """Give the ``i``-th pod, just added, its one attempt; the seconds it took."""
+        clock = time.perf_counter
+        t0 = clock()
+        result = self.scheduler.schedule_one()
+        dt = clock() - t0
+        self._settle(i, result, dt, i)
+        return dt
+
+    def _settle(self, i: int, result: ScheduleResult | None, seconds: float, at: int) -> None:
+        """Log the ``i``-th pod's attempt: bound at record ``at``, or dropped, never retried."""
+        log = self.log
+        log.attempt(i, seconds)
+        if result is not None and result.scheduled:
+            row = int(self._rows[i])
+            node = self.metrics.row[result.node]
+            self.metrics.place(node, int(self._cpu[row]), int(self._mem[row]), int(self._gpu[row]))
+            log.state[i], log.node[i], log.scheduled[i] = RUNNING, node, at
+            self.placed += 1
+        else:
+            self.scheduler.delete_pod(self._infos[i].key)
+            log.state[i] = FAILED
+            self.failed += 1
+
+    def _evict(self, i: int) -> None:
         """A preemption victim: it leaves its node and counts as failed, as it cannot return."""
         log = self.log
         if log.state[i] != RUNNING:
             return
-        self.metrics.release(int(log.node[i]), int(cpu[row]), int(mem[row]), int(gpu[row]))
+        row = int(self._rows[i])
+        self.metrics.release(
+            int(log.node[i]), int(self._cpu[row]), int(self._mem[row]), int(self._gpu[row])
+        )
         log.state[i] = FAILED
         log.evictions[i] += 1
         self.placed -= 1

@@ -463,6 +463,18 @@ def time_weighted_mean(series: pd.DataFrame, column: str, start: float, end: flo
     return float(np.dot(weight[ok], values[ok]) / total) if total else float("nan")
 
 
+def arrival_window_means(series: pd.DataFrame, arrival: NDArray[np.float64]) -> dict[str, float]:
+    """A time-based result's ``<column>_mean`` summaries, over [0, the last ``arrival``].
+
+    Both replays in time (simulated and through the API) report these, so
+    the window and the columns are fixed here once.
+    """
+    arrived = arrival[np.isfinite(arrival)]
+    window = (0.0, float(arrived.max()) if len(arrived) else 0.0)
+    columns = ("gpu_alloc_pct", "cpu_alloc_pct", "mem_alloc_pct", "gpu_frag_pct")
+    return {f"{c}_mean": time_weighted_mean(series, c, *window) for c in columns}
+
+
 def discrete_by_arrived(
     series: pd.DataFrame,
     columns: Sequence[str] = ("gpu_alloc_pct", "gpu_frag_pct", "gpu_frag_ratio_pct"),

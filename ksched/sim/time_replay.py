@@ -29,50 +29,27 @@ import gc
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from typing import Final, Literal
+from dataclasses import dataclass
+from typing import ClassVar, Literal, Unpack
 
 import numpy as np
 from numpy.typing import NDArray
 
-from ksched.config import KubeSchedulerConfiguration
 from ksched.framework.clock import SimClock
 from ksched.framework.pod_info import PodInfo
 from ksched.framework.queue import ACTIVE, BACKOFF
-from ksched.scheduler.scheduler import ScheduleResult, TieBreak
-from ksched.sim._common import (
-    FAILED,
-    FINISHED,
-    PENDING,
-    RUNNING,
-    TIE_BREAKS,
-    Observer,
-    PodLog,
-    Recorder,
-    check,
-    evicted_keys,
-    profile_name,
-    progress_bar,
-    scheduler_for,
-)
+from ksched.scheduler.scheduler import ScheduleResult
+from ksched.sim._common import FAILED, FINISHED, PENDING, RUNNING, check, evicted_keys, progress_bar
+from ksched.sim._setup import InProcessReplay, ReplayOptions, arrival_order, records_in_time
 from ksched.sim.engine import Engine
-from ksched.sim.metrics import (
-    DEFAULT_COVERAGE,
-    ClusterMetrics,
-    NodeUtilRecorder,
-    SeriesRecorder,
-    TargetWorkload,
-    percentiles,
-    time_weighted_mean,
-)
-from ksched.sim.objects import PodConversion, PodFactory, build_nodes
+from ksched.sim.metrics import arrival_window_means, percentiles
+from ksched.sim.objects import build_nodes
 from ksched.sim.result import ReplayResult
 from ksched.sim.tuning import gpu_request_milli
 from ksched.traces.workload import Workload
 
 __all__ = ["Lifetime", "NodeEvent", "TimeReplay"]
 
-OWNER: Final = "TimeReplay"
 Lifetime = Literal["duration", "deletion"]
 # Event priorities at equal times: lower runs first.
 DEPART, NODE, ARRIVE, STEP, SAMPLE = range(5)
@@ -91,81 +68,56 @@ class NodeEvent:
     node: str
 
 
-class TimeReplay:
+class TimeReplay(InProcessReplay):
     """One profile, one seed, the workload in simulated time. Keyword parameters only.
 
-    ``equivalence_cache`` as for ``ArrivalReplay`` (default: on when pod rows repeat).
-
+    The parameters ``InProcessReplay`` takes, and those the module describes.
     ``observer(replay)`` is called after every event (for invariant tests);
-    ``counts()`` and ``scheduler`` are what it may read. ``recorder.attach(scheduler)``
-    is called once the scheduler exists (``ksched.ml.DecisionRecorder``: decision logs).
+    ``counts()`` and ``scheduler`` are what it may read.
     """
+
+    owner: ClassVar[str] = "TimeReplay"
 
     def __init__(
         self,
         workload: Workload,
         *,
-        config: KubeSchedulerConfiguration | None = None,
-        profile: str | None = None,
-        label: str | None = None,
-        seed: int = 0,
-        tie_break: TieBreak = "random",
         horizon: float | None = None,
         time_compression: float = 1.0,
         lifetime: Lifetime = "duration",
         resubmit_evicted: bool = True,
         node_events: Sequence[NodeEvent] = (),
-        conversion: PodConversion | None = None,
-        coverage: float = DEFAULT_COVERAGE,
-        node_samples: int = 100,
-        equivalence_cache: bool | None = None,
-        progress: bool = False,
-        observer: Observer | None = None,
-        recorder: Recorder | None = None,
+        **options: Unpack[ReplayOptions],
     ) -> None:
-        check(OWNER, "tie_break", tie_break, tie_break in TIE_BREAKS, f"one of {TIE_BREAKS}")
-        check(OWNER, "horizon", horizon, horizon is None or horizon >= 0, ">= 0 or None")
+        super().__init__(workload, **options)
+        owner = self.owner
+        check(owner, "horizon", horizon, horizon is None or horizon >= 0, ">= 0 or None")
         check(
-            OWNER,
+            owner,
             "time_compression",
             time_compression,
             math.isfinite(time_compression) and time_compression > 0,
             "a finite number > 0",
         )
         check(
-            OWNER,
+            owner,
             "lifetime",
             lifetime,
             lifetime in ("duration", "deletion"),
             "'duration' or 'deletion'",
         )
-        check(OWNER, "coverage", coverage, 0 < coverage <= 1, "in (0, 1]")
-        check(OWNER, "node_samples", node_samples, node_samples >= 1, ">= 1")
         known = set(map(str, workload.nodes.name))
         for ev in node_events:
-            check(OWNER, "node_events", ev, ev.node in known and ev.action in ("add", "remove"),
+            check(owner, "node_events", ev, ev.node in known and ev.action in ("add", "remove"),
                   "events on nodes of the workload, 'add' or 'remove'")  # fmt: skip
             check(
-                OWNER, "node_events", ev, math.isfinite(ev.time) and ev.time >= 0, "at times >= 0"
+                owner, "node_events", ev, math.isfinite(ev.time) and ev.time >= 0, "at times >= 0"
             )
-        self.workload = workload
-        self.config = config
-        self.profile = profile
-        self.label = label
-        self.seed = seed
-        self.tie_break: TieBreak = tie_break
         self.horizon = horizon
         self.time_compression = time_compression
         self.lifetime: Lifetime = lifetime
         self.resubmit_evicted = resubmit_evicted
         self.node_events = tuple(sorted(node_events, key=lambda e: e.time))
-        self.conversion = conversion or PodConversion()
-        self.coverage = coverage
-        self.node_samples = node_samples
-        self.equivalence_cache = equivalence_cache
-        self.progress = progress
-        self.observer = observer
-        self.recorder = recorder
         self.arrived = self.running = self.finished = self.failed = 0
 
     def counts(self) -> dict[str, int]:
@@ -183,16 +135,9 @@ class TimeReplay:
     def run(self) -> ReplayResult:
         start = time.perf_counter()
         wl, pods = self.workload, self.workload.pods
-        created = pods.creation_time
-        rows = np.flatnonzero(np.isfinite(created))
-        if len(rows) == 0 and len(pods):
-            raise ValueError(
-                f"workload {wl.name!r} has no pod creation times: "
-                "replay it with the arrival protocol"
-            )
-        rows = rows[np.argsort(created[rows], kind="stable")].astype(np.intp)
+        rows, origin = arrival_order(wl, "replay it with the arrival protocol")
         self.rows = rows
-        origin = float(created[rows[0]]) if len(rows) else 0.0
+        created = pods.creation_time
         scale = 1.0 / self.time_compression
         self.arrive_at = (created[rows] - origin) * scale
         if self.lifetime == "duration":
@@ -203,16 +148,7 @@ class TimeReplay:
 
         clock = SimClock()
         self.engine = Engine(clock)
-        self.scheduler_name = profile_name(self.config, self.profile)
-        self.factory = PodFactory(
-            pods, replace(self.conversion, scheduler_name=self.scheduler_name)
-        )
-        cache = self.factory.repeats if self.equivalence_cache is None else self.equivalence_cache
-        self.scheduler = scheduler_for(
-            self.config, self.seed, self.tie_break, clock=clock, equivalence_cache=cache
-        )
-        if self.recorder is not None:
-            self.recorder.attach(self.scheduler)
+        self.factory = self._start_scheduler(self.config, clock)
         names = [str(n) for n in wl.nodes.name]
         first: dict[str, str] = {}
         for ev in self.node_events:
@@ -220,12 +156,9 @@ class TimeReplay:
         present = np.asarray([first.get(n) != "add" for n in names], dtype=np.bool_)
         self.node_objects = build_nodes(wl.nodes)
         self.scheduler.add_nodes(n for n, p in zip(self.node_objects, present, strict=True) if p)
-        self.metrics = ClusterMetrics(
-            wl.nodes, names, TargetWorkload.from_pods(pods, self.coverage), present=present
+        self.metrics, self.log, self.series, self.node_util = records_in_time(
+            wl, names, self.coverage, len(rows), present
         )
-        self.log = PodLog(len(rows))
-        self.series = SeriesRecorder(2 * len(rows) + 16)
-        self.node_util = NodeUtilRecorder()
         self._cpu, self._mem = pods.cpu_milli, pods.memory_bytes
         self._gpu = gpu_request_milli(pods)
         self._live: dict[int, PodInfo] = {}
@@ -476,12 +409,7 @@ class TimeReplay:
             }
         )
         series = self.series.frame()
-        arrived = log.arrival[np.isfinite(log.arrival)]
-        window = (0.0, float(arrived.max()) if len(arrived) else 0.0)
-        for resource in ("gpu", "cpu", "mem"):
-            column = f"{resource}_alloc_pct"
-            summary[f"{column}_mean"] = time_weighted_mean(series, column, *window)
-        summary["gpu_frag_pct_mean"] = time_weighted_mean(series, "gpu_frag_pct", *window)
+        summary.update(arrival_window_means(series, log.arrival))
         dropped = len(self.workload.pods) - len(self.rows)
         if dropped:
             summary["pods_without_creation_time"] = dropped

@@ -15,17 +15,15 @@ import math
 import time
 from collections import Counter
 from dataclasses import replace
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
 
 from ksched.framework.pod_info import PodInfo
-from ksched.sim._common import FAILED, PENDING, RUNNING, evicted_keys, progress_bar
 from ksched.sim.arrival_replay import ArrivalReplay
-from ksched.sim.metrics import NodeUtilRecorder, SeriesRecorder
 from ksched.sim.result import ReplayResult
-from ksched.sim.tuning import TunedPods, gpu_request_milli
+from ksched.sim.tuning import TunedPods
 from ksched.solvers.batch import BatchPlacer, SolverName, WindowOrder
 from ksched.solvers.objective import DEFAULT_OBJECTIVE, Objective
 from ksched.traces.workload import Workload
@@ -35,6 +33,8 @@ __all__ = ["BatchArrivalReplay"]
 
 class BatchArrivalReplay(ArrivalReplay):
     """``ArrivalReplay`` placing windows of ``window`` pods with a solver (keyword parameters)."""
+
+    progress_label: ClassVar[str] = "batch arrival replay"
 
     def __init__(
         self,
@@ -68,9 +68,8 @@ class BatchArrivalReplay(ArrivalReplay):
         self.solve_seconds = 0.0
 
     def _replay(self, rows: NDArray[np.intp], infos: list[PodInfo]) -> float:
-        sched, metrics, log = self.scheduler, self.metrics, self.log
-        placer = BatchPlacer(
-            sched,
+        self._placer = BatchPlacer(
+            self.scheduler,
             profile=self.scheduler_name,
             solver=self.solver,
             top_k=self.top_k,
@@ -80,61 +79,27 @@ class BatchArrivalReplay(ArrivalReplay):
             seed=self.seed,
             order=self.order,
         )
-        pods = self.workload.pods
-        cpu, mem, gpu = pods.cpu_milli, pods.memory_bytes, gpu_request_milli(pods)
-        series = SeriesRecorder(len(rows))
-        self.node_util = NodeUtilRecorder()
-        every = max(1, -(-len(rows) // self.node_samples))
-        index = {info.key: i for i, info in enumerate(infos)}
-        evicted = 0
-        arrived_gpu = 0
-        sched_seconds = 0.0
-        pending: list[int] = []
-        bar = progress_bar(len(rows), self.progress, "batch arrival replay")
-        for i, info in enumerate(infos):
-            arrived_gpu += int(gpu[int(rows[i])])
-            log.arrival[i] = i
-            log.state[i] = PENDING
-            self.arrived += 1
-            sched.add_pod(info)
-            pending.append(i)
-            if len(pending) >= self.window or i == len(infos) - 1:
-                t0 = time.perf_counter()
-                outcome = placer.place([infos[j] for j in pending])
-                dt = time.perf_counter() - t0
-                sched_seconds += dt
-                self.solve_seconds += outcome.timings["solve"]
-                self.statuses[outcome.assignment.status.split(" ")[0]] += 1
-                if not math.isnan(outcome.assignment.gap):
-                    self.gaps.append(outcome.assignment.gap)
-                self.rejected_at_commit += outcome.rejected_at_commit
-                for j, result in zip(pending, outcome.results, strict=True):
-                    row = int(rows[j])
-                    log.attempt(j, dt / len(pending))
-                    if result.scheduled:
-                        node = metrics.row[result.node]
-                        metrics.place(node, int(cpu[row]), int(mem[row]), int(gpu[row]))
-                        log.state[j], log.node[j], log.scheduled[j] = RUNNING, node, i
-                        self.placed += 1
-                    else:
-                        sched.delete_pod(infos[j].key)
-                        log.state[j] = FAILED
-                        self.failed += 1
-                pending.clear()
-                for key in evicted_keys(sched, evicted):
-                    self._evict(index[key], int(rows[index[key]]), cpu, mem, gpu)
-                    evicted += 1
-            series.record(i, metrics, arrived_gpu, self.placed, len(pending))
-            if i % every == 0:
-                self.node_util.sample(i, metrics)
-            if self.observer is not None:
-                self.observer(self)
-            bar.update()
-        bar.close()
-        if len(rows) and (len(rows) - 1) % every:
-            self.node_util.sample(len(rows) - 1, metrics)
-        self.series = series
-        return sched_seconds
+        self._window: list[int] = []
+        return super()._replay(rows, infos)
+
+    def _schedule(self, i: int) -> float:
+        """Hold the ``i``-th pod until the window is full or the last pod came, then place it."""
+        window = self._window
+        window.append(i)
+        if len(window) < self.window and i != len(self._infos) - 1:
+            return 0.0
+        t0 = time.perf_counter()
+        outcome = self._placer.place([self._infos[j] for j in window])
+        dt = time.perf_counter() - t0
+        self.solve_seconds += outcome.timings["solve"]
+        self.statuses[outcome.assignment.status.split(" ")[0]] += 1
+        if not math.isnan(outcome.assignment.gap):
+            self.gaps.append(outcome.assignment.gap)
+        self.rejected_at_commit += outcome.rejected_at_commit
+        for j, result in zip(window, outcome.results, strict=True):
+            self._settle(j, result, dt / len(window), i)
+        window.clear()
+        return dt
 
     def _result(
         self, tuned: TunedPods, node_names: list[str], sched_seconds: float, wall: float

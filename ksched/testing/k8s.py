@@ -33,13 +33,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from ipaddress import IPv4Address
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Final, Self, TypeVar
+from typing import Any, Final, TypeVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from ksched._scope import Scoped
 
 __all__ = [
     "BUILD_SCRIPT",
@@ -178,22 +179,25 @@ class _Process:
 
     def kill(self) -> None:
         """SIGKILL the process group, as a crash would, and reap it."""
-        if self._popen is None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self._popen.pid, signal.SIGKILL)
-        self._popen.wait()
-        self._popen = None
+        popen = self._signal_group(signal.SIGKILL)
+        if popen is not None:
+            popen.wait()
+            self._popen = None
 
     def stop(self) -> None:
         """SIGTERM, then SIGKILL after a grace period; always reaps."""
-        if self._popen is None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self._popen.pid, signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self._popen.wait(timeout=_STOP_GRACE_S)
-        self.kill()
+        popen = self._signal_group(signal.SIGTERM)
+        if popen is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                popen.wait(timeout=_STOP_GRACE_S)
+            self.kill()
+
+    def _signal_group(self, sig: signal.Signals) -> subprocess.Popen[bytes] | None:
+        """Send ``sig`` to the process group; the process, or None if there is none to reap."""
+        if self._popen is not None:
+            with contextlib.suppress(ProcessLookupError):  # the group may have exited
+                os.killpg(self._popen.pid, sig)
+        return self._popen
 
     def log_tail(self) -> str:
         try:
@@ -327,7 +331,7 @@ def write_kubeconfig(path: Path, *, server: str, ca_file: Path, token: str, user
     return path
 
 
-class ApiClient:
+class ApiClient(Scoped):
     """A minimal JSON client for the API server, safe to share between threads.
 
     Each thread keeps one TLS connection alive, so registering thousands of
@@ -345,15 +349,10 @@ class ApiClient:
         self._lock = threading.Lock()
         self._open: set[http.client.HTTPSConnection] = set()
 
-    def __enter__(self) -> Self:
-        return self
+    def _enter(self) -> None:
+        """Nothing: connections open on the first request of each thread."""
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def _exit(self) -> None:
         self.close()
 
     def copy(self) -> ApiClient:
@@ -426,7 +425,7 @@ class ApiClient:
         self._local = threading.local()
 
 
-class RealControlPlane:
+class RealControlPlane(Scoped):
     """etcd + kube-apiserver (+ kube-scheduler) of the pinned release, on loopback.
 
     Use as a context manager. The apiserver runs with TLS, ``Node,RBAC``
@@ -505,16 +504,10 @@ class RealControlPlane:
         procs["kube-scheduler"] = self._scheduler
         return {n: p.pid for n, p in procs.items() if p is not None and p.pid is not None}
 
-    def __enter__(self) -> Self:
+    def _enter(self) -> None:
         self.start()
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def _exit(self) -> None:
         self.stop()
 
     def start(self) -> None:
@@ -827,7 +820,7 @@ def ready_node(
     }
 
 
-class FakeNodes:
+class FakeNodes(Scoped):
     """Node objects registered through the API, with no kubelet behind them.
 
     On create, kube-apiserver's TaintNodesByCondition admission adds the
@@ -867,16 +860,10 @@ class FakeNodes:
             ],
         )
 
-    def __enter__(self) -> Self:
+    def _enter(self) -> None:
         self.register()
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def _exit(self) -> None:
         self.delete()
 
     def register(self) -> list[str]:

@@ -22,9 +22,8 @@ from numpy.typing import NDArray
 
 from ksched.framework.cycle_state import CycleState
 from ksched.framework.interface import MAX_NODE_SCORE, MIN_NODE_SCORE
-from ksched.framework.plugins.gpushare import GpuShareState, gpu_request
+from ksched.framework.plugins.gpushare import GpuRequest, GpuShareScore, NodeView
 from ksched.framework.pod_info import PodInfo
-from ksched.framework.snapshot import NodeSet
 from ksched.framework.status import Status
 
 __all__ = ["NAME", "BestFitScore", "best_fit_scores", "min_max_normalize", "new"]
@@ -57,21 +56,11 @@ def min_max_normalize(scores: NDArray[np.int64]) -> None:
     scores[:] = (scores - low) * span // (high - low) + MIN_NODE_SCORE
 
 
-class BestFitScore:
-    node_local = True  # raw scores depend on the node's own free resources only
+class BestFitScore(GpuShareScore):
+    plugin_name = NAME
 
-    def __init__(self, handle: Any) -> None:
-        self.gpus = GpuShareState.of(handle.snapshot)
-
-    @property
-    def name(self) -> str:
-        return NAME
-
-    def score_nodes(self, state: CycleState, pod: PodInfo, nodes: NodeSet) -> NDArray[np.int64]:
-        self.gpus.sync()
-        view = self.gpus.view(nodes)
-        request = gpu_request(pod)
-        gpu_req = 0 if request is None else request.total_milli
+    def formula(self, pod: PodInfo, gpu: GpuRequest | None, view: NodeView) -> NDArray[np.int64]:
+        gpu_req = 0 if gpu is None else gpu.total_milli
         return best_fit_scores(view.cpu_free, view.free.sum(axis=1), pod.non_zero_cpu, gpu_req)
 
     def normalize_score(

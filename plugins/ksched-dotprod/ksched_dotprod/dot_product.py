@@ -22,11 +22,9 @@ from typing import Any, Final
 import numpy as np
 from numpy.typing import NDArray
 
-from ksched.framework.cycle_state import CycleState
 from ksched.framework.interface import MAX_NODE_SCORE, MIN_NODE_SCORE
-from ksched.framework.plugins.gpushare import GpuShareState, gpu_request
+from ksched.framework.plugins.gpushare import GpuRequest, GpuShareScore, NodeView
 from ksched.framework.pod_info import PodInfo
-from ksched.framework.snapshot import NodeSet
 
 __all__ = ["MAX_SPEC_CPU", "MAX_SPEC_GPU", "NAME", "DotProductScore", "new"]
 
@@ -50,21 +48,11 @@ def dot_product_scores(
     return np.where(cpu_free < cpu_req, MIN_NODE_SCORE, score)
 
 
-class DotProductScore:
-    node_local = True  # depends on the pod and the node's own free resources only
+class DotProductScore(GpuShareScore):
+    plugin_name = NAME
 
-    def __init__(self, handle: Any) -> None:
-        self.gpus = GpuShareState.of(handle.snapshot)
-
-    @property
-    def name(self) -> str:
-        return NAME
-
-    def score_nodes(self, state: CycleState, pod: PodInfo, nodes: NodeSet) -> NDArray[np.int64]:
-        self.gpus.sync()
-        view = self.gpus.view(nodes)
-        request = gpu_request(pod)
-        gpu_req = 0 if request is None else request.total_milli
+    def formula(self, pod: PodInfo, gpu: GpuRequest | None, view: NodeView) -> NDArray[np.int64]:
+        gpu_req = 0 if gpu is None else gpu.total_milli
         return dot_product_scores(view.cpu_free, view.free.sum(axis=1), pod.non_zero_cpu, gpu_req)
 
 

@@ -22,11 +22,9 @@ from typing import Any, Final
 import numpy as np
 from numpy.typing import NDArray
 
-from ksched.framework.cycle_state import CycleState
 from ksched.framework.interface import MAX_NODE_SCORE, MIN_NODE_SCORE
-from ksched.framework.plugins.gpushare import GpuShareState, gpu_request
+from ksched.framework.plugins.gpushare import GpuRequest, GpuShareScore, NodeView
 from ksched.framework.pod_info import PodInfo
-from ksched.framework.snapshot import NodeSet
 
 __all__ = ["MAX_SPEC_GPU", "NAME", "GpuClusteringScore", "new"]
 
@@ -35,25 +33,15 @@ MAX_SPEC_GPU: Final = 8000
 _QUARTER: Final = MAX_NODE_SCORE // 4
 
 
-class GpuClusteringScore:
-    node_local = True  # the node's own GPU pods and free GPU share only
+class GpuClusteringScore(GpuShareScore):
+    plugin_name = NAME
+    no_gpu_score = MIN_NODE_SCORE
 
-    def __init__(self, handle: Any) -> None:
-        self.gpus = GpuShareState.of(handle.snapshot)
-
-    @property
-    def name(self) -> str:
-        return NAME
-
-    def score_nodes(self, state: CycleState, pod: PodInfo, nodes: NodeSet) -> NDArray[np.int64]:
-        request = gpu_request(pod)
-        if request is None:
-            return np.full(len(nodes), MIN_NODE_SCORE, dtype=np.int64)
-        self.gpus.sync()
-        view = self.gpus.view(nodes)
+    def formula(self, pod: PodInfo, gpu: GpuRequest | None, view: NodeView) -> NDArray[np.int64]:
+        assert gpu is not None  # no_gpu_score answers for a pod without GPUs
         fill = _QUARTER * (MAX_SPEC_GPU - view.free.sum(axis=1)) // MAX_SPEC_GPU
         classes = (view.tags > 0).sum(axis=1)
-        tag = min(request.tag, view.tags.shape[1] - 1)
+        tag = min(gpu.tag, view.tags.shape[1] - 1)
         mine = view.tags[:, tag] > 0
         base = np.where(
             mine,

@@ -19,11 +19,9 @@ from typing import Any, Final
 import numpy as np
 from numpy.typing import NDArray
 
-from ksched.framework.cycle_state import CycleState
 from ksched.framework.interface import MAX_NODE_SCORE, MIN_NODE_SCORE
-from ksched.framework.plugins.gpushare import MILLI, GpuRequest, GpuShareState, gpu_request
+from ksched.framework.plugins.gpushare import MILLI, GpuRequest, GpuShareScore, NodeView
 from ksched.framework.pod_info import PodInfo
-from ksched.framework.snapshot import NodeSet
 
 __all__ = ["NAME", "GpuPackingScore", "new", "packing_scores"]
 
@@ -52,23 +50,13 @@ def packing_scores(
     return np.where(fully_free == gpus, idle_node, score).astype(np.int64)
 
 
-class GpuPackingScore:
-    node_local = True  # the node's own GPU layout only
+class GpuPackingScore(GpuShareScore):
+    plugin_name = NAME
+    no_gpu_score = MIN_NODE_SCORE
 
-    def __init__(self, handle: Any) -> None:
-        self.gpus = GpuShareState.of(handle.snapshot)
-
-    @property
-    def name(self) -> str:
-        return NAME
-
-    def score_nodes(self, state: CycleState, pod: PodInfo, nodes: NodeSet) -> NDArray[np.int64]:
-        request = gpu_request(pod)
-        if request is None:
-            return np.full(len(nodes), MIN_NODE_SCORE, dtype=np.int64)
-        self.gpus.sync()
-        view = self.gpus.view(nodes)
-        return packing_scores(view.free, view.gpus, request)
+    def formula(self, pod: PodInfo, gpu: GpuRequest | None, view: NodeView) -> NDArray[np.int64]:
+        assert gpu is not None  # no_gpu_score answers for a pod without GPUs
+        return packing_scores(view.free, view.gpus, gpu)
 
 
 def new(args: None, handle: Any) -> GpuPackingScore:

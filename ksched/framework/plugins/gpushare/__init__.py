@@ -1,8 +1,9 @@
 """GPU sharing with Open-Gpu-Share semantics: the per-GPU state and the OpenGpuShare plugin.
 
 Score plugins of GPU-sharing policies (``plugins/`` packages) read the same
-state through ``GpuShareState.of(handle.snapshot)`` and may choose GPUs at
-Reserve by implementing ``GpuSelector.select_gpus``.
+state through ``GpuShareState.of(handle.snapshot)`` (``GpuShareScore`` does it
+for them) and may choose GPUs at Reserve by implementing
+``GpuSelector.select_gpus``.
 """
 
 from ksched.framework.plugins.gpushare.request import (
@@ -17,6 +18,7 @@ from ksched.framework.plugins.gpushare.request import (
     gpu_request,
     parse_gpu_index,
 )
+from ksched.framework.plugins.gpushare.score import GpuShareScore
 from ksched.framework.plugins.gpushare.selection import (
     GpuSelector,
     best_fit,
@@ -34,6 +36,7 @@ __all__ = [
     "GpuRequest",
     "GpuRequestError",
     "GpuSelector",
+    "GpuShareScore",
     "GpuShareState",
     "Holding",
     "NodeView",
