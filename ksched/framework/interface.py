@@ -8,6 +8,9 @@ Two forms exist for Filter and Score.  The per-node form (``filter``,
 ``score``) is the readable reference; the vectorised form (``filter_nodes``,
 ``score_nodes``) answers for many nodes at once with numpy and is what the
 runtime calls when a plugin has it.  ``ksched.testing`` holds the two equal.
+A plugin may add a third, scalar form (``filter_row``, ``score_row``): plain
+Python on one node, for when only a few nodes need an answer and numpy's
+per-call overhead would outweigh the work.
 """
 
 from __future__ import annotations
@@ -207,6 +210,18 @@ class VectorFilterPlugin(Plugin, Protocol):
 
 
 @runtime_checkable
+class RowFilterPlugin(Plugin, Protocol):
+    def filter_row(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
+        """``filter_nodes`` for the one node ``node`` as a plain ``Code`` value (0: fits).
+
+        Optional, next to ``filter_nodes``: the runtime calls it when a cached
+        class's verdicts need patching on a few changed nodes only.  It must
+        agree with ``filter_nodes`` exactly (a bool False there reads as
+        Unschedulable here).
+        """
+
+
+@runtime_checkable
 class PostFilterPlugin(Plugin, Protocol):
     def post_filter(
         self, state: CycleState, pod: PodInfo, statuses: NodeToStatus
@@ -233,6 +248,15 @@ class ScorePlugin(Plugin, Protocol):
 class VectorScorePlugin(Plugin, Protocol):
     def score_nodes(self, state: CycleState, pod: PodInfo, nodes: NodeSet) -> NDArray[np.int64]:
         """Score every node of ``nodes`` at once, aligned with ``nodes.idx``."""
+
+
+@runtime_checkable
+class RowScorePlugin(Plugin, Protocol):
+    def score_row(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
+        """``score_nodes`` for the one node ``node``, as a plain int, exactly equal to it.
+
+        Optional, next to ``score_nodes``, for the same few-nodes case as ``filter_row``.
+        """
 
 
 @runtime_checkable

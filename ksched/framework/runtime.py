@@ -39,7 +39,11 @@ if TYPE_CHECKING:
 MIN_FEASIBLE_NODES_TO_FIND = 100
 MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND = 5
 MAX_PERMIT_TIMEOUT = 15 * 60.0
+# Changed rows up to which plugins' scalar ``filter_row``/``score_row`` beat their
+# vectorised forms: a numpy call costs about as much as a row in plain Python.
+ROW_PATH_MAX_ROWS = 16
 _UNSCHED = np.uint8(Code.UNSCHEDULABLE)
+_ERROR = np.uint8(Code.ERROR)
 
 
 def num_feasible_nodes_to_find(percentage: int | None, num_all_nodes: int) -> int:
@@ -81,14 +85,29 @@ class ScoreOutcome:
     plugins: list[PluginScores]
 
 
+@dataclass(frozen=True, slots=True)
+class _Active:
+    """A cycle's Filter or Score plugins given its skip set, and what the cached paths ask of them.
+
+    ``plugins`` holds (index, plugin) for Filter and (plugin, weight) for Score.
+    """
+
+    plugins: list[tuple[Any, Any]]
+    names: tuple[str, ...]
+    node_local: bool
+    rows: bool  # every one has the scalar row method
+
+
 def _call(plugin: Any, point: str, fn: Callable[..., Any], *args: Any) -> Any:
     """Call a plugin, turning an exception into an Error status naming it."""
     try:
         return fn(*args)
     except Exception as exc:
-        return Status(
-            Code.ERROR, (f"running {point} plugin {plugin.name!r}: {exc}",), plugin.name, exc
-        )
+        return _raised(plugin, point, exc)
+
+
+def _raised(plugin: Any, point: str, exc: Exception) -> Status:
+    return Status(Code.ERROR, (f"running {point} plugin {plugin.name!r}: {exc}",), plugin.name, exc)
 
 
 class Framework:
@@ -128,6 +147,7 @@ class Framework:
         self._vector_filters = [hasattr(p, "filter_nodes") for p in self.filters]
         self._scalar_filters = [i for i, vec in enumerate(self._vector_filters) if not vec]
         self.equivalence = EquivalenceCache()
+        self._active: dict[tuple[str, frozenset[str]], _Active] = {}
         handle.framework = self
 
     # -- queueing -------------------------------------------------------------
@@ -298,6 +318,25 @@ class Framework:
         return FilterOutcome(feasible, processed, statuses, unsched, m)
 
     # -- equivalence-class reuse --------------------------------------------------------
+    def _active_at(self, point: str, skip: set[str]) -> _Active:
+        """Filter (``point="filter_row"``) or Score plugins not in ``skip``, memoised."""
+        key = (point, frozenset(skip))
+        hit = self._active.get(key)
+        if hit is None:
+            if point == "filter_row":
+                plugins = [(i, p) for i, p in enumerate(self.filters) if p.name not in skip]
+                each = [p for _, p in plugins]
+            else:
+                plugins = [(p, w) for p, w in self.scores if p.name not in skip]
+                each = [p for p, _ in plugins]
+            hit = self._active[key] = _Active(
+                plugins,
+                tuple(p.name for p in each),
+                all(getattr(p, "node_local", False) for p in each),
+                all(hasattr(p, point) for p in each),
+            )
+        return hit
+
     def find_feasible_cached(
         self, state: CycleState, pod: PodInfo, num_to_find: int, start: int
     ) -> FilterOutcome | None:
@@ -307,16 +346,15 @@ class Framework:
         class was seen before; the feasible window is then cut from the
         cached verdicts exactly as ``find_feasible`` would cut it.
         """
-        skip = state.skip_filter_plugins
-        active = [(i, p) for i, p in enumerate(self.filters) if p.name not in skip]
-        if not all(getattr(p, "node_local", False) for _, p in active):
+        at = self._active_at("filter_row", state.skip_filter_plugins)
+        if not at.node_local:
             return None
         entry = self.equivalence.lookup(pod)
         if entry.seen < 2:
             return None
         snap = self.snapshot
         m = snap.n
-        names = tuple(p.name for _, p in active)
+        active, names = at.plugins, at.names
         rows = None if entry.filters != names else _dirty_rows(snap, entry, entry.log_position)
         if rows is None:
             entry.codes = np.zeros(m, dtype=np.uint8)
@@ -329,25 +367,28 @@ class Framework:
             self._filter_rows(state, pod, active, slice(0, m), entry.codes, entry.who)
         elif _size(rows):
             assert entry.codes is not None and entry.who is not None
-            codes = np.zeros(_size(rows), dtype=np.uint8)
-            who = np.full(_size(rows), -1, dtype=np.int16)
-            self._filter_rows(state, pod, active, rows, codes, who)
-            entry.codes[rows] = codes
-            entry.who[rows] = who
+            if entry.fits is not None and at.rows and _size(rows) <= ROW_PATH_MAX_ROWS:
+                self._filter_few(state, pod, active, _row_list(rows), entry)
+            else:
+                codes = np.zeros(_size(rows), dtype=np.uint8)
+                who = np.full(_size(rows), -1, dtype=np.int16)
+                self._filter_rows(state, pod, active, rows, codes, who)
+                entry.codes[rows] = codes
+                entry.who[rows] = who
+                if entry.fits is not None:
+                    entry.fits[rows] = who < 0
         entry.log_position = snap.log_position
         state.write(_ENTRY_KEY, entry)
         assert entry.who is not None and entry.codes is not None
         if rows is None or entry.fits is None:
             entry.fits = entry.who < 0
-        elif _size(rows):
-            entry.fits[rows] = entry.who[rows] < 0
         fits = entry.fits
         s = start % m if m else 0
         found: list[NDArray[np.intp]] = []
         n_found = 0
         processed = m
         for a, b in _segments(s, m, max(2 * num_to_find, 512)):
-            passing = np.flatnonzero(fits[a:b]) + a
+            passing = fits[a:b].nonzero()[0] + a
             need = num_to_find - n_found
             if len(passing) >= need:
                 found.append(passing[:need])
@@ -402,23 +443,62 @@ class Framework:
                     codes[k] = status.code
                     who[k] = i
 
+    def _filter_few(
+        self,
+        state: CycleState,
+        pod: PodInfo,
+        active: list[tuple[int, Any]],
+        rows: list[int],
+        entry: ClassEntry,
+    ) -> None:
+        """``_filter_rows`` on a few rows through the plugins' ``filter_row``, into ``entry``."""
+        assert entry.codes is not None and entry.who is not None and entry.fits is not None
+        infos = self.snapshot.nodes
+        for row in rows:
+            info = infos[row]
+            code, who = 0, -1
+            for i, plugin in active:
+                try:
+                    code = plugin.filter_row(state, pod, info)
+                except Exception as exc:
+                    raise _FilterError(_raised(plugin, "Filter", exc)) from exc
+                if code:
+                    if code == Code.ERROR:
+                        raise _FilterError(
+                            Status(Code.ERROR, ("filter returned Error",), plugin.name)
+                        )
+                    who = i
+                    break
+            entry.codes[row] = code
+            entry.who[row] = who
+            entry.fits[row] = who < 0
+
     def run_score_cached(
         self, state: CycleState, pod: PodInfo, nodes: NodeSet
     ) -> ScoreOutcome | None:
         """``run_score`` from the class's cached raw scores; None if a plugin is not node-local."""
         entry: ClassEntry | None = state.get(_ENTRY_KEY)
-        skip = state.skip_score_plugins
-        active = [(p, w) for p, w in self.scores if p.name not in skip]
-        if entry is None or not all(getattr(p, "node_local", False) for p, _ in active):
+        at = self._active_at("score_row", state.skip_score_plugins)
+        if entry is None or not at.node_local:
             return None
         snap = self.snapshot
-        names = tuple(p.name for p, _ in active)
+        active, names = at.plugins, at.names
         if names != entry.scores:
             entry.raw, entry.fixed_total = {}, None
             entry.scores = names
         rows = _dirty_rows(snap, entry, entry.score_position)
         rebuilt = rows is None or entry.fixed_total is None
         fixed = [(p, w) for p, w in active if not hasattr(p, "normalize_score")]
+        if (
+            not rebuilt
+            and rows is not None
+            and _size(rows)
+            and at.rows
+            and _size(rows) <= ROW_PATH_MAX_ROWS
+            and all(name in entry.raw for name in names)
+        ):
+            self._score_few(state, pod, active, _row_list(rows), entry)
+            rows = slice(0, 0)  # patched: nothing left for the vectorised pass
         for plugin, _ in active:
             raw = entry.raw.get(plugin.name)
             if raw is None or rows is None:
@@ -456,6 +536,34 @@ class Framework:
         entry.score_position = snap.log_position
         return ScoreOutcome(total, per)
 
+    def _score_few(
+        self,
+        state: CycleState,
+        pod: PodInfo,
+        active: list[tuple[Any, int]],
+        rows: list[int],
+        entry: ClassEntry,
+    ) -> None:
+        """Raw scores and fixed totals of a few changed rows through the plugins' ``score_row``."""
+        assert entry.fixed_total is not None
+        infos = [self.snapshot.nodes[row] for row in rows]
+        parts = [0] * len(rows)
+        for plugin, weight in active:
+            raw = entry.raw[plugin.name]
+            checked = not hasattr(plugin, "normalize_score")
+            for k, info in enumerate(infos):
+                try:
+                    v = plugin.score_row(state, pod, info)
+                except Exception as exc:
+                    raise _FilterError(_raised(plugin, "Score", exc)) from exc
+                raw[rows[k]] = v
+                if checked:
+                    if not MIN_NODE_SCORE <= v <= MAX_NODE_SCORE:
+                        raise _FilterError(_invalid_score(plugin, v))
+                    parts[k] += v * weight
+        for k, row in enumerate(rows):
+            entry.fixed_total[row] = parts[k]
+
     def _score_rows(
         self, state: CycleState, pod: PodInfo, plugin: Any, nodes: NodeSet
     ) -> NDArray[np.int64]:
@@ -479,19 +587,11 @@ class Framework:
             status = _call(plugin, "NormalizeScore", plugin.normalize_score, state, pod, scores)
             if status is not None and status.code != Code.SUCCESS:
                 raise _FilterError(status.with_plugin(plugin.name))
-        if len(scores) and (scores.min() < MIN_NODE_SCORE or scores.max() > MAX_NODE_SCORE):
+        # MIN_NODE_SCORE is 0: negatives read as unsigned are huge, so one max() checks both ends.
+        unsigned = scores.view(np.uint64)
+        if len(scores) and unsigned[unsigned.argmax()] > MAX_NODE_SCORE:
             bad = scores[(scores < MIN_NODE_SCORE) | (scores > MAX_NODE_SCORE)][0]
-            raise _FilterError(
-                Status(
-                    Code.ERROR,
-                    (
-                        "applying score defaultWeights on Score plugins: "
-                        f'plugin "{plugin.name}" returns an invalid score {bad}, it should in '
-                        f"the range of [{MIN_NODE_SCORE}, {MAX_NODE_SCORE}] after normalizing",
-                    ),
-                    plugin.name,
-                )
-            )
+            raise _FilterError(_invalid_score(plugin, bad))
 
     def _nominated_rows(self, pod: PodInfo) -> set[int]:
         """Rows whose node has pods nominated to it that outrank or equal ``pod``."""
@@ -726,6 +826,18 @@ _ENTRY_KEY = "ksched/equivalence-entry"
 _PLUGINS_WITH_NODES = "ksched/pre-filter-plugins-with-nodes"
 
 
+def _invalid_score(plugin: Any, score: object) -> Status:
+    return Status(
+        Code.ERROR,
+        (
+            "applying score defaultWeights on Score plugins: "
+            f'plugin "{plugin.name}" returns an invalid score {score}, it should in '
+            f"the range of [{MIN_NODE_SCORE}, {MAX_NODE_SCORE}] after normalizing",
+        ),
+        plugin.name,
+    )
+
+
 def _dirty_rows(snap: Any, entry: ClassEntry, position: int) -> NDArray[np.intp] | slice | None:
     """Rows changed since log ``position``; None when the entry must be rebuilt."""
     if not entry.valid_for(snap):
@@ -738,13 +850,22 @@ def _dirty_rows(snap: Any, entry: ClassEntry, position: int) -> NDArray[np.intp]
         if rows and rows[-1] - rows[0] + 1 == len(rows):
             return slice(rows[0], rows[-1] + 1)  # contiguous (typically one row): views, no copies
         return np.array(rows, dtype=np.intp)
-    unique = np.unique(np.asarray(changed, dtype=np.intp))
     # The log repeats rows touched many times: count distinct rows before giving up.
-    return None if len(unique) > snap.n // 2 else unique
+    # (A set of the list is cheaper than np.unique of it: converting it dominates.)
+    unique = sorted(set(changed))
+    if len(unique) > snap.n // 2:
+        return None
+    return np.fromiter(unique, dtype=np.intp, count=len(unique))
 
 
 def _size(rows: NDArray[np.intp] | slice) -> int:
     return rows.stop - rows.start if isinstance(rows, slice) else len(rows)
+
+
+def _row_list(rows: NDArray[np.intp] | slice) -> list[int]:
+    if isinstance(rows, slice):
+        return list(range(rows.start, rows.stop))
+    return rows.tolist()  # type: ignore[no-any-return]
 
 
 def _point_failure(status: Status, plugin: str, point: str) -> Status:
@@ -788,16 +909,19 @@ def _record(
     who: NDArray[np.int16],
     codes: NDArray[np.uint8],
 ) -> None:
-    """Note plugin ``i`` as the first rejecter of the nodes it fails that nothing failed before."""
+    """Note plugin ``i`` as the first rejecter of the nodes it fails that nothing failed before.
+
+    (``count_nonzero`` answers all/any without the per-call overhead of ``all()``/``any()``.)
+    """
     if out.dtype == np.bool_:
-        if out.all():
+        if np.count_nonzero(out) == len(out):
             return
         newly = ~out & (who < 0)
         codes[newly] = _UNSCHED
     else:
-        if not out.any():
+        if not np.count_nonzero(out):
             return
-        if (out == Code.ERROR).any():
+        if np.count_nonzero(out == _ERROR):
             raise _FilterError(Status(Code.ERROR, ("filter returned Error",), plugin.name))
         newly = (out != 0) & (who < 0)
         codes[newly] = out[newly]

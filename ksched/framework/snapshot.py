@@ -101,6 +101,13 @@ class NodeSet:
             return np.arange(*self.idx.indices(self.snapshot.n), dtype=np.intp)
         return self.idx
 
+    def row(self, k: int) -> int:
+        """Snapshot row of the ``k``-th node (0 <= k < len), without building ``indices``."""
+        if isinstance(self.idx, slice):
+            start, _, step = self.idx.indices(self.snapshot.n)
+            return start + k * step
+        return int(self.idx[k])
+
     @property
     def infos(self) -> list[NodeInfo]:
         nodes = self.snapshot.nodes
@@ -189,6 +196,16 @@ class ClusterSnapshot:
     @property
     def names(self) -> list[str]:
         return [ni.name for ni in self.nodes]
+
+    # Plain-int rows, for plugins' scalar forms (no array views built per call).
+    def allocatable_row(self, row: int) -> list[int]:
+        return self._alloc[row].tolist()  # type: ignore[no-any-return]
+
+    def requested_row(self, row: int) -> list[int]:
+        return self._req[row].tolist()  # type: ignore[no-any-return]
+
+    def non_zero_requested_row(self, row: int) -> list[int]:
+        return self._nz[row].tolist()  # type: ignore[no-any-return]
 
     def all_nodes(self) -> NodeSet:
         return NodeSet(self, slice(0, self.n))

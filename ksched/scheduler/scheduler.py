@@ -348,15 +348,14 @@ class Scheduler:
     def select_host(self, nodes: NodeSet, scores: ScoreOutcome) -> int:
         """Highest total wins; ties by the configured rule (upstream: uniform random)."""
         total = scores.total
-        best = total.max()
-        top = np.flatnonzero(total == best)
-        rows = nodes.indices
+        best = total[total.argmax()]  # argmax: cheaper than max() on short arrays
+        top = (total == best).nonzero()[0]
         if len(top) == 1:
-            return int(rows[top[0]])
+            return nodes.row(int(top[0]))
         if self.tie_break == "smallest-name":
-            tied = rows[top]
+            tied = nodes.indices[top]
             return int(tied[np.argmin(self.snapshot.name_ranks()[tied])])
-        return int(rows[top[int(self.rng.integers(len(top)))]])
+        return nodes.row(int(top[int(self.rng.integers(len(top)))]))
 
     # -- failure ------------------------------------------------------------------------
     def _handle_fit_error(
@@ -507,6 +506,8 @@ class Scheduler:
 
     # -- waiting pods --------------------------------------------------------------------
     def _expire_waiting(self) -> list[ScheduleResult]:
+        if not len(self.waiting_pods):
+            return []  # the common case, checked once per cycle
         now = self.clock.now()
         for wp in self.waiting_pods:
             wp.expire(now)

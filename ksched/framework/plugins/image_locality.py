@@ -120,11 +120,23 @@ class ImageLocality:
         return int(calculate_priority(np.array([total], dtype=np.int64), containers)[0])
 
     def score_nodes(self, state: CycleState, pod: PodInfo, nodes: NodeSet) -> NDArray[np.int64]:
+        scores = self._all_scores(pod, nodes.snapshot)
+        if scores is None:
+            return np.zeros(len(nodes), dtype=np.int64)
+        return scores[nodes.idx]
+
+    def score_row(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
+        scores = self._all_scores(pod, node.snapshot)
+        return 0 if scores is None else int(scores[node.index])
+
+    def _all_scores(self, pod: PodInfo, snap: ClusterSnapshot) -> NDArray[np.int64] | None:
+        """Every snapshot row's score for ``pod``; None when all are 0 (no containers or images)."""
+        index = self._images(snap)
+        if not index.rows:
+            return None  # no image anywhere: every sum is 0, below MIN_THRESHOLD
         images, containers = _pod_images(pod)
         if not containers:
-            return np.zeros(len(nodes), dtype=np.int64)
-        snap = nodes.snapshot
-        index = self._images(snap)
+            return None
         # Pods of one template share their images: their scores are computed once.
         key = (images, containers)
         scores = index.totals.get(key)
@@ -137,7 +149,7 @@ class ImageLocality:
             if len(index.totals) >= 1024:
                 index.totals.clear()
             scores = index.totals[key] = calculate_priority(total, containers)
-        return scores[nodes.idx]
+        return scores
 
 
 def new(args: None, handle: Any) -> ImageLocality:

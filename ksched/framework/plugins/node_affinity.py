@@ -215,6 +215,14 @@ class NodeAffinity:
         out: NDArray[np.uint8] = (~ok).astype(np.uint8) * _UNRESOLVABLE
         return out
 
+    def filter_row(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
+        labels, name = node.labels, node.name
+        if required_node_affinity(pod).matches(labels, name) and (
+            self.added_selector is None or self.added_selector.matches(labels, name)
+        ):
+            return 0
+        return Code.UNSCHEDULABLE_AND_UNRESOLVABLE
+
     # -- score --------------------------------------------------------------------------
     def pre_score(self, state: CycleState, pod: PodInfo, nodes: NodeSet) -> Status | None:
         preferred = _pod_preferred(pod)
@@ -248,6 +256,9 @@ class NodeAffinity:
         if preferred is not None:
             total += preferred.scores(nodes.snapshot, nodes.idx)
         return total
+
+    def score_row(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
+        return self.score(state, pod, node)
 
     def normalize_score(
         self, state: CycleState, pod: PodInfo, scores: NDArray[np.int64]

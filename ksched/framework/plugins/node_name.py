@@ -47,6 +47,10 @@ class NodeName:
             out[nodes.indices == row] = 0
         return out
 
+    def filter_row(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
+        wanted = pod.pod.spec.node_name
+        return Code.UNSCHEDULABLE_AND_UNRESOLVABLE if wanted and wanted != node.name else 0
+
 
 def new(args: None, handle: Any) -> NodeName:
     return NodeName()

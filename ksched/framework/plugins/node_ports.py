@@ -30,7 +30,7 @@ from ksched.framework.events import (
 from ksched.framework.plugins import names
 from ksched.framework.pod_info import PodInfo
 from ksched.framework.snapshot import ClusterSnapshot, HostPort, NodeInfo, NodeSet, host_ports
-from ksched.framework.status import SKIP, Status
+from ksched.framework.status import SKIP, Code, Status
 
 NAME: Final = names.NODE_PORTS
 ERR_REASON: Final = "node(s) didn't have free ports for the requested pod ports"
@@ -180,6 +180,9 @@ class NodePorts:
         ok = np.ones(snap.n, dtype=bool)
         ok[index.conflicting_rows(host_ports(pod))] = False
         return ok[nodes.idx]
+
+    def filter_row(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
+        return 0 if fits_ports(host_ports(pod), node.used_ports) else Code.UNSCHEDULABLE
 
 
 def new(args: None, handle: Any) -> NodePorts:

@@ -63,6 +63,12 @@ class NodeUnschedulable:
             return np.zeros(len(cordoned), dtype=np.uint8)
         return cordoned.astype(np.uint8) * np.uint8(Code.UNSCHEDULABLE_AND_UNRESOLVABLE)
 
+    def filter_row(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
+        # The snapshot's flag is the node's spec.unschedulable (ClusterSnapshot._set_node_row).
+        if node.node.spec.unschedulable and not _tolerates(pod):
+            return Code.UNSCHEDULABLE_AND_UNRESOLVABLE
+        return 0
+
 
 def new(args: None, handle: Any) -> NodeUnschedulable:
     return NodeUnschedulable()

@@ -212,6 +212,13 @@ class TaintToleration:
         out: NDArray[np.uint8] = bad[nodes.idx].astype(np.uint8) * _UNRESOLVABLE
         return out
 
+    def filter_row(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
+        taints = node.taints
+        if not taints:
+            return 0
+        taint = find_untolerated_taint(taints, pod.pod.spec.tolerations, DO_NOT_SCHEDULE_EFFECTS)
+        return 0 if taint is None else Code.UNSCHEDULABLE_AND_UNRESOLVABLE
+
     # -- score --------------------------------------------------------------------------
     def pre_score(self, state: CycleState, pod: PodInfo, nodes: NodeSet) -> Status | None:
         state.write(_PRE_SCORE_KEY, prefer_no_schedule_tolerations(pod.pod.spec.tolerations))
@@ -232,6 +239,18 @@ class TaintToleration:
         rows = table.pair_rows[counted[table.pair_taints]]
         counts = np.bincount(rows, minlength=table.n).astype(np.int64)
         return counts[nodes.idx]
+
+    def score_row(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
+        """``score`` without the PreScore state: countIntolerableTaintsPreferNoSchedule."""
+        taints = node.taints
+        if not taints:
+            return 0
+        tolerations = prefer_no_schedule_tolerations(pod.pod.spec.tolerations)
+        return sum(
+            1
+            for t in taints
+            if t.effect == PREFER_NO_SCHEDULE and not tolerates_taint(tolerations, t)
+        )
 
     def normalize_score(
         self, state: CycleState, pod: PodInfo, scores: NDArray[np.int64]

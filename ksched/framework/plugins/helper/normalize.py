@@ -22,7 +22,7 @@ def default_normalize_score(
     """
     if not len(scores):
         return None
-    top = max(int(scores.max()), 0)
+    top = max(int(scores[scores.argmax()]), 0)  # argmax: cheaper than max() on short arrays
     if top == 0:
         if reverse:
             scores[:] = max_priority

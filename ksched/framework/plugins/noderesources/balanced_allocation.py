@@ -27,6 +27,7 @@ from ksched.framework.plugins.noderesources.allocation import (
 )
 from ksched.framework.plugins.noderesources.fit import ResourceSpecArgs
 from ksched.framework.pod_info import PodInfo
+from ksched.framework.resources import CPU_COL, MEMORY_COL
 from ksched.framework.snapshot import NodeInfo, NodeSet
 
 NAME: Final = names.NODE_RESOURCES_BALANCED_ALLOCATION
@@ -106,6 +107,22 @@ class BalancedAllocation:
         without_pod = self._balance_nodes(without, alloc, present)
         return half + (half + with_pod - without_pod) // 2
 
+    def score_row(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
+        """``score_nodes`` on one node: its cpu-memory shortcut in plain floats, else itself."""
+        snap, i = node.snapshot, node.index
+        if self._cpu_memory:
+            alloc = snap.allocatable_row(i)
+            a_cpu, a_mem = alloc[CPU_COL], alloc[MEMORY_COL]
+            if a_cpu and a_mem:
+                used = snap.requested_row(i)
+                u_cpu, u_mem = used[CPU_COL], used[MEMORY_COL]
+                p_cpu, p_mem = pod.requests.get("cpu", 0), pod.requests.get("memory", 0)
+                with_pod = _two_balance_row(u_cpu + p_cpu, u_mem + p_mem, a_cpu, a_mem)
+                without_pod = _two_balance_row(u_cpu, u_mem, a_cpu, a_mem)
+                half = MAX_NODE_SCORE // 2
+                return half + (half + with_pod - without_pod) // 2
+        return int(self.score_nodes(state, pod, NodeSet(snap, slice(i, i + 1)))[0])
+
     @staticmethod
     def _two_balance(req: NDArray[np.int64], alloc: NDArray[np.int64]) -> NDArray[np.int64]:
         frac = np.minimum(req / alloc, 1.0)
@@ -148,6 +165,17 @@ class BalancedAllocation:
             second = np.where(p & (seen == 1), frac[:, j], second)
             seen += p
         return np.abs((first - second) / 2)
+
+
+def _two_balance_row(req_cpu: int, req_mem: int, alloc_cpu: int, alloc_mem: int) -> int:
+    """``_two_balance`` of one node (balancedResourceScorer's two-resource std).
+
+    numpy divides int64 arrays as float64, so the amounts are converted first:
+    Python's int / int rounds the exact quotient and could differ beyond 2**53.
+    """
+    f_cpu = min(float(req_cpu) / float(alloc_cpu), 1.0)
+    f_mem = min(float(req_mem) / float(alloc_mem), 1.0)
+    return int((1 - abs((f_cpu - f_mem) / 2)) * MAX_NODE_SCORE)
 
 
 def _balance(fractions: list[float]) -> int:

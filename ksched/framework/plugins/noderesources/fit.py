@@ -33,6 +33,7 @@ from ksched.framework.resources import (
     EPHEMERAL_COL,
     MEMORY_COL,
     PODS_COL,
+    ResourceIndex,
     is_scalar_resource,
 )
 from ksched.framework.snapshot import ClusterSnapshot, NodeInfo, NodeSet
@@ -125,6 +126,10 @@ def broken_linear(shape: list[tuple[int, int]], p: NDArray[np.int64]) -> NDArray
     return out
 
 
+_Columns = tuple[NDArray[np.intp], NDArray[np.int64], list[int], list[int]]
+_COLUMNS_KEY: Final = NAME + "/columns"
+
+
 class NodeResourcesFit:
     """Filter on free resources; score by the configured strategy."""
 
@@ -140,6 +145,9 @@ class NodeResourcesFit:
         self.ignored_groups = frozenset(args.ignored_resource_groups)
         self._cpu_memory = tuple(r.name for r in self.resources) == ("cpu", "memory")
         self.shape: list[tuple[int, int]] = []
+        self._columns_by_requests: dict[
+            tuple[tuple[str, int], ...], tuple[ResourceIndex, int, _Columns]
+        ] = {}
         if strategy.requested_to_capacity_ratio is not None:
             factor = MAX_NODE_SCORE // MAX_CUSTOM_PRIORITY_SCORE
             self.shape = [
@@ -211,7 +219,7 @@ class NodeResourcesFit:
 
     def filter_nodes(self, state: CycleState, pod: PodInfo, nodes: NodeSet) -> NDArray[np.uint8]:
         snap = nodes.snapshot
-        cols, need = self._columns(pod, snap)
+        cols, need, _, _ = self._columns(pod, snap)
         alloc = snap.allocatable[nodes.idx][:, cols]
         short = snap.requested[nodes.idx][:, cols] + need > alloc
         bad = np.asarray(short.any(axis=1))
@@ -224,21 +232,48 @@ class NodeResourcesFit:
         out[hard] = np.uint8(Code.UNSCHEDULABLE_AND_UNRESOLVABLE)
         return out
 
-    def _columns(
-        self, pod: PodInfo, snap: ClusterSnapshot
-    ) -> tuple[NDArray[np.intp], NDArray[np.int64]]:
-        """Columns Filter checks for this pod (pods first) and the pod's amounts in them."""
-        key = NAME + "/columns"
-        hit = pod.cache.get(key)
-        if hit is not None and hit[0] == snap.resources.version:
-            return hit[1], hit[2]
+    def filter_row(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
+        """``filter_nodes`` on one node (``fitsRequest``, noderesources/fit.go), plain integers."""
+        snap = node.snapshot
+        columns = self._columns(pod, snap)
+        cols, need = columns[2], columns[3]
+        alloc = snap.allocatable_row(node.index)
+        used = snap.requested_row(node.index)
+        for c, q in zip(cols, need, strict=True):
+            if used[c] + q > alloc[c]:
+                break
+        else:
+            return 0
+        # As filter_nodes: the pod alone exceeds the node, the pods column (first) aside.
+        if any(q > alloc[c] for c, q in zip(cols[1:], need[1:], strict=True)):
+            return Code.UNSCHEDULABLE_AND_UNRESOLVABLE
+        return Code.UNSCHEDULABLE
+
+    def _columns(self, pod: PodInfo, snap: ClusterSnapshot) -> _Columns:
+        """Columns Filter checks for this pod (pods first) and the pod's amounts in them.
+
+        As arrays for ``filter_nodes`` and as lists for ``filter_row``.
+        """
+        # They follow from the requests alone: pods of one template share the answer,
+        # and a pod keeps it for its rows of the cycle.
+        hit = pod.cache.get(_COLUMNS_KEY)
+        if hit is None or hit[0] is not snap.resources or hit[1] != snap.resources.version:
+            hit = self._columns_by_requests.get(tuple(pod.requests.items()))
+        if hit is not None and hit[0] is snap.resources and hit[1] == snap.resources.version:
+            pod.cache[_COLUMNS_KEY] = hit
+            return hit[2]
         vec = snap.pod_vector(pod)
         cols = [PODS_COL]
         cols += [c for c in (CPU_COL, MEMORY_COL, EPHEMERAL_COL) if vec[c] > 0]
         cols += [snap.resources.column(r) for r in self._checked(pod)]
         arr = np.asarray(cols, dtype=np.intp)
-        pod.cache[key] = (snap.resources.version, arr, vec[arr])
-        return arr, vec[arr]
+        need = vec[arr]
+        out = (arr, need, cols, need.tolist())
+        if len(self._columns_by_requests) >= 1024:
+            self._columns_by_requests.clear()
+        hit = pod.cache[_COLUMNS_KEY] = (snap.resources, snap.resources.version, out)
+        self._columns_by_requests[tuple(pod.requests.items())] = hit
+        return out
 
     # -- score --------------------------------------------------------------------
     def _score_cpu_memory(self, pod: PodInfo, nodes: NodeSet) -> NDArray[np.int64] | None:
@@ -289,6 +324,26 @@ class NodeResourcesFit:
         if self.strategy == ScoringStrategyType.REQUESTED_TO_CAPACITY_RATIO:
             return int(np.floor(total / weights + 0.5))
         return total // weights
+
+    def score_row(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
+        """``score_nodes`` on one node: its cpu-memory shortcut in plain integers, else itself."""
+        snap, i = node.snapshot, node.index
+        if self._cpu_memory and self.strategy != ScoringStrategyType.REQUESTED_TO_CAPACITY_RATIO:
+            alloc = snap.allocatable_row(i)
+            a_cpu, a_mem = alloc[CPU_COL], alloc[MEMORY_COL]
+            if a_cpu and a_mem:
+                nz_cpu, nz_mem = snap.non_zero_requested_row(i)
+                r_cpu, r_mem = nz_cpu + pod.non_zero_cpu, nz_mem + pod.non_zero_memory
+                # leastRequestedScore / mostRequestedScore (least_ and most_allocated.go).
+                if self.strategy == ScoringStrategyType.LEAST_ALLOCATED:
+                    p_cpu = max((a_cpu - r_cpu) * MAX_NODE_SCORE // a_cpu, 0)
+                    p_mem = max((a_mem - r_mem) * MAX_NODE_SCORE // a_mem, 0)
+                else:
+                    p_cpu = min(r_cpu, a_cpu) * MAX_NODE_SCORE // a_cpu
+                    p_mem = min(r_mem, a_mem) * MAX_NODE_SCORE // a_mem
+                w_cpu, w_mem = self.resources[0].weight, self.resources[1].weight
+                return (p_cpu * w_cpu + p_mem * w_mem) // (w_cpu + w_mem)
+        return int(self.score_nodes(state, pod, NodeSet(snap, slice(i, i + 1)))[0])
 
     def score_nodes(self, state: CycleState, pod: PodInfo, nodes: NodeSet) -> NDArray[np.int64]:
         if self._cpu_memory and self.strategy != ScoringStrategyType.REQUESTED_TO_CAPACITY_RATIO:

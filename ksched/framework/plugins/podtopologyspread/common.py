@@ -117,8 +117,10 @@ def build_default_constraints(
     With no workload selector (no ``selector_for`` hook, no owning workload,
     or an empty selector) there is nothing to spread and no constraint applies.
     """
+    if selector_for is None:
+        return []  # before parsing: defaults carry no selector, so parsing cannot fail
     constraints = filter_constraints(defaults, pod.labels, action)
-    if not constraints or selector_for is None:
+    if not constraints:
         return []
     selector = _workload_selector(pod.pod, selector_for)
     if selector is None:
