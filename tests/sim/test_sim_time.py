@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import math
 from typing import Any
 
@@ -150,6 +151,15 @@ def test_a_workload_without_times_is_refused() -> None:
     wl = workload(nodes([FULL]), pods([1000]))
     with pytest.raises(ValueError, match="arrival protocol"):
         TimeReplay(wl).run()
+
+
+def test_the_collector_thresholds_are_restored_even_on_failure() -> None:
+    before = gc.get_threshold()
+    TimeReplay(synthetic(n_nodes=4, n_pods=20, seed=0)).run()
+    assert gc.get_threshold() == before
+    with pytest.raises(ValueError, match="arrival protocol"):
+        TimeReplay(workload(nodes([FULL]), pods([1000]))).run()
+    assert gc.get_threshold() == before
 
 
 @pytest.mark.parametrize(
