@@ -37,6 +37,10 @@ REASON_UNSCHEDULABLE: Final = "Unschedulable"
 REASON_SCHEDULER_ERROR: Final = "SchedulerError"
 # Writers of events and status patches (bindings have their own ``workers``).
 RECORDER_WORKERS: Final = 8
+# client-go's events broadcaster queues at most this many events and drops the
+# rest (maxQueuedEvents, watch.DropIfChannelFull): a slow API server delays no
+# binding.  Status patches are never dropped.
+MAX_QUEUED_EVENTS: Final = 1000
 # events.k8s.io/v1 validation: note is at most 1 kB.
 MAX_NOTE: Final = 1024
 SMP: Final = "application/strategic-merge-patch+json"
@@ -81,6 +85,8 @@ class ApiClusterClient:
         )
         self._instance = instance or socket.gethostname()
         self._in_flight = 0
+        self._events = 0
+        self.dropped_events = 0
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
 
@@ -234,13 +240,26 @@ class ApiClusterClient:
             log.warning("event %s for %s: %s", reason, pod.key, err)
 
     def _submit(self, pool: ThreadPoolExecutor, fn: Callable[..., None], *args: Any) -> None:
+        event = fn == self._create_event
         with self._lock:
+            if event:
+                if self._events >= MAX_QUEUED_EVENTS:
+                    self.dropped_events += 1
+                    if self.dropped_events == 1:
+                        log.warning("event queue full (%d): dropping events", MAX_QUEUED_EVENTS)
+                    return
+                self._events += 1
             self._in_flight += 1
         future: Future[None] = pool.submit(fn, *args)
-        future.add_done_callback(self._done)
+        future.add_done_callback(self._event_done if event else self._done)
+
+    def _event_done(self, future: Future[None]) -> None:
+        with self._lock:
+            self._events -= 1
+        self._done(future)
 
     def _done(self, future: Future[None]) -> None:
-        exc = future.exception()
+        exc = None if future.cancelled() else future.exception()
         if exc is not None:
             log.error("write failed: %s", exc)
         with self._lock:
@@ -258,5 +277,11 @@ class ApiClusterClient:
         return self._in_flight
 
     def close(self) -> None:
-        self._binders.shutdown(wait=True)
-        self._recorders.shutdown(wait=True)
+        """Stop writing: requests under way finish, queued ones are dropped.
+
+        Call ``wait_idle`` first to give queued writes a chance.
+
+        A binding never sent leaves its pod pending in the API, for the next leader.
+        """
+        self._binders.shutdown(wait=True, cancel_futures=True)
+        self._recorders.shutdown(wait=True, cancel_futures=True)
