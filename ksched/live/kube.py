@@ -9,13 +9,13 @@ and ``burst``, as client-go's rate limiter.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Iterator, Mapping
 from typing import Any, Final
 from urllib.parse import urlencode
 
+import orjson
 import urllib3
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
@@ -79,7 +79,7 @@ class RateLimiter:
 
 def _error_from(status: int, body: bytes) -> ApiError:
     try:
-        doc = json.loads(body)
+        doc = orjson.loads(body)
     except ValueError:
         doc = None
     if isinstance(doc, dict) and doc.get("kind") == "Status":
@@ -167,7 +167,7 @@ class KubeClient:
         data = None
         if body is not None:
             headers["Content-Type"] = content_type
-            data = json.dumps(body).encode()
+            data = orjson.dumps(body)
         params = [(k, v) for k, v in (query or {}).items() if v is not None]
         url = self.base_url + path + (f"?{urlencode(params)}" if params else "")
         limit = (
@@ -203,7 +203,7 @@ class KubeClient:
             response.release_conn()
         if not 200 <= response.status <= 299:
             raise _error_from(response.status, data)
-        return json.loads(data) if data else None
+        return orjson.loads(data) if data else None
 
     def watch(
         self,
@@ -236,7 +236,7 @@ class KubeClient:
                 *lines, buffer = buffer.split(b"\n")
                 for line in lines:
                     if line.strip():
-                        yield json.loads(line)
+                        yield orjson.loads(line)
         except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
             raise ApiError(0, "", f"watch {path}: {exc}") from None
         finally:

@@ -25,7 +25,7 @@ from typing import Any, Final
 
 from pydantic import ValidationError
 
-from ksched.api import Node, Pod, PodDisruptionBudget
+from ksched.api import Node, Pod, PodDisruptionBudget, PodStatus
 from ksched.config import KubeSchedulerConfiguration
 from ksched.framework import events as ev
 from ksched.framework.clock import WallClock
@@ -101,6 +101,8 @@ class LiveScheduler:
             fwk.handle.extra[NAMESPACE_LABELS_KEY] = self._namespace_labels
         self._inbox: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self._orphans: dict[str, set[str]] = {}
+        # Per pod: the metadata (less resourceVersion) and spec it was last parsed from.
+        self._seen: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
         self.informers = {
             r.name: Informer(kube, r, handler, resync_period=resync_period)
             for r, handler in (
@@ -255,6 +257,7 @@ class LiveScheduler:
         s = self.scheduler
         key = object_key(obj)
         if kind == DELETED:
+            self._seen.pop(key, None)
             s.delete_pod(key)
             return
         meta = obj.get("metadata") or {}
@@ -262,17 +265,35 @@ class LiveScheduler:
         node_name = spec.get("nodeName") or ""
         old = s.pods.get(key)
         assumed = s.bound.get(key)
+        seen = (_identity(meta), spec)
         if old is not None and old.uid == meta.get("uid"):
             if not node_name and assumed is not None:
                 return  # the informer has not seen our binding yet: keep the assumption
-            if node_name and node_name == assumed and old.labels == (meta.get("labels") or {}):
+            last = self._seen.get(key)
+            if (
+                node_name
+                and node_name == old.node_name
+                and last is not None
+                and last[0] == seen[0]
+                and _sans_node(last[1]) == _sans_node(spec)
+            ):
+                # Our binding confirmed, or a kubelet's status report: only the status
+                # changed (preemption reads its start time and conditions), so the pod
+                # is not parsed again.
+                try:
+                    old.pod.status = PodStatus.model_validate(obj.get("status") or {})
+                except ValidationError as exc:
+                    log.warning("ignoring status of pod %s: %s", key, exc)
+                    return
                 old.pod.metadata.resource_version = meta.get("resourceVersion")
-                return  # our binding, confirmed
+                self._seen[key] = seen
+                return
         try:
             pod = Pod.model_validate(obj)
         except ValidationError as exc:
             log.warning("ignoring pod %s: %s", key, exc)
             return
+        self._seen[key] = seen
         info = PodInfo.from_pod(pod)
         if old is None:
             self._add_pod(info)
@@ -381,3 +402,12 @@ class LiveScheduler:
         self.metrics.attempt_duration.labels(result=label, profile=profile).observe(elapsed)
         if label != "scheduled":
             self.client.set_unschedulable(result.pod, result.message, error=label == "error")
+
+
+def _identity(meta: dict[str, Any]) -> dict[str, Any]:
+    """Metadata less what every write changes (resourceVersion, managedFields)."""
+    return {k: v for k, v in meta.items() if k not in ("resourceVersion", "managedFields")}
+
+
+def _sans_node(spec: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in spec.items() if k != "nodeName"}
