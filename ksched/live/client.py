@@ -111,9 +111,7 @@ class ApiClusterClient:
         if self._on_bound is not None:
             self._on_bound(pod, node_name, time.monotonic() - start)
         message = f"Successfully assigned {pod.namespace}/{pod.name} to {node_name}"
-        self._submit(
-            self._recorders, self._create_event, pod, "Normal", SCHEDULED, "Binding", message
-        )
+        self._record_event(pod, "Normal", SCHEDULED, "Binding", message)
 
     def delete_pod(self, pod: PodInfo, reason: str) -> None:
         """Write the victim's DisruptionTarget condition, then delete it (``PreparePod``)."""
@@ -159,7 +157,7 @@ class ApiClusterClient:
     def event(self, pod: PodInfo, type_: str, reason: str, action: str, message: str) -> None:
         if reason == SCHEDULED:
             return  # written by the binding worker once the binding is accepted
-        self._submit(self._recorders, self._create_event, pod, type_, reason, action, message)
+        self._record_event(pod, type_, reason, action, message)
 
     # -- pod status ----------------------------------------------------------------------
     def set_unschedulable(self, pod: PodInfo, message: str, *, error: bool = False) -> None:
@@ -239,10 +237,22 @@ class ApiClusterClient:
         except ApiError as err:
             log.warning("event %s for %s: %s", reason, pod.key, err)
 
-    def _submit(self, pool: ThreadPoolExecutor, fn: Callable[..., None], *args: Any) -> None:
-        event = fn == self._create_event
+    def _record_event(
+        self, pod: PodInfo, type_: str, reason: str, action: str, message: str
+    ) -> None:
+        args = (pod, type_, reason, action, message)
+        self._submit(self._recorders, self._create_event, *args, droppable=True)
+
+    def _submit(
+        self,
+        pool: ThreadPoolExecutor,
+        fn: Callable[..., None],
+        *args: Any,
+        droppable: bool = False,
+    ) -> None:
+        """Queue a write; a ``droppable`` one (an event) is dropped when the event queue is full."""
         with self._lock:
-            if event:
+            if droppable:
                 if self._events >= MAX_QUEUED_EVENTS:
                     self.dropped_events += 1
                     if self.dropped_events == 1:
@@ -251,7 +261,7 @@ class ApiClusterClient:
                 self._events += 1
             self._in_flight += 1
         future: Future[None] = pool.submit(fn, *args)
-        future.add_done_callback(self._event_done if event else self._done)
+        future.add_done_callback(self._event_done if droppable else self._done)
 
     def _event_done(self, future: Future[None]) -> None:
         with self._lock:
