@@ -338,3 +338,21 @@ def test_too_deep_bodies_and_patches_are_refused(http: httpx.Client) -> None:
     )
     assert response.status_code == 422, response.text
     assert http.get(path).status_code == 200
+
+
+def test_type_check_of_replicas_still_refuses_a_bad_field(http: httpx.Client) -> None:
+    """Bodies equal but for their names skip the typed model; any other change is checked."""
+    ns = _ns(http, "replicas")
+    path = f"/api/v1/namespaces/{ns}/pods"
+    for i in range(3):
+        assert http.post(path, json=_pod(f"r{i}", {"app": "r"})).status_code == 201
+    bad = _pod("r-bad", {"app": "r"})
+    bad["spec"]["containers"][0]["image"] = 7
+    response = http.post(path, json=bad)
+    assert response.status_code == 422, response.text
+    fields = [c["field"] for c in response.json()["details"]["causes"]]
+    assert fields == ["spec.containers[0].image"]
+    bad_name = _pod("r-x", {"app": "r"})
+    bad_name["metadata"]["name"] = 7
+    assert http.post(path, json=bad_name).status_code == 422
+    assert len(http.get(path).json()["items"]) == 3
