@@ -20,7 +20,10 @@ import joblib
 import numpy as np
 import sklearn
 from numpy.typing import NDArray
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
+
+from ksched.ml.forest import MAX_ROWS as FOREST_MAX_ROWS
+from ksched.ml.forest import CompiledForest, compile_forest
 
 __all__ = [
     "META_FILE",
@@ -36,6 +39,21 @@ MODEL_FILE: Final = "model.joblib"
 META_FILE: Final = "model.json"
 FORMAT: Final = 1
 ModelKind = Literal["scorer", "duration"]
+
+
+_CONTROLLER: list[ThreadpoolController] = []
+
+
+def _threadpools() -> ThreadpoolController:
+    """The process's native thread pools, found once.
+
+    Finding them scans the loaded libraries (``/proc/self/maps``): done per
+    call it cost more than the prediction it wraps.  Found at the first
+    prediction, after scikit-learn has loaded its OpenMP runtime.
+    """
+    if not _CONTROLLER:
+        _CONTROLLER.append(ThreadpoolController())
+    return _CONTROLLER[0]
 
 
 class ModelMismatchError(ValueError):
@@ -73,19 +91,40 @@ class SavedModel:
     higher_is_better: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=library_versions)
+    # The flat form of a tree ensemble (``ksched.ml.forest``): None until first
+    # needed, False when there is none or it disagreed with the estimator.
+    _forest: CompiledForest | bool | None = field(default=None, repr=False, compare=False)
 
     def value(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
         """The estimator's ranking output for the rows of ``x`` (one batched call)."""
         if len(x) == 0:
             return np.zeros(0)
+        if len(x) <= FOREST_MAX_ROWS and self._forest is not False:
+            forest = self._trusted_forest(x)
+            if forest is not None:
+                return forest.raw(x)
+        return self._estimator_value(x)
+
+    def _estimator_value(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
         # One thread: per-cycle batches are small, and OpenMP workers spinning on a busy
         # machine cost far more than they save (seconds per call under load).
-        with threadpool_limits(limits=1, user_api="openmp"):
+        with _threadpools().limit(limits=1, user_api="openmp"):
             if self.output == "predict_proba":
                 out = self.estimator.predict_proba(x)[:, 1]
             else:
                 out = getattr(self.estimator, self.output)(x)
         return np.asarray(out, dtype=np.float64).reshape(len(x))
+
+    def _trusted_forest(self, x: NDArray[np.float64]) -> CompiledForest | None:
+        """The flat form, once it has given exactly the estimator's values on ``x``."""
+        if isinstance(self._forest, CompiledForest):
+            return self._forest
+        forest = compile_forest(self.estimator, self.output)
+        if forest is None or not np.array_equal(forest.raw(x), self._estimator_value(x)):
+            self._forest = False
+            return None
+        self._forest = forest
+        return forest
 
     def meta(self) -> dict[str, Any]:
         return {
