@@ -31,11 +31,13 @@ from ksched.ml.features import FEATURE_NAMES, feature_schema_hash
 from ksched.ml.model import SavedModel
 from ksched.traces.workload import PodTable
 
-__all__ = ["ESTIMATORS", "OUTCOMES", "Estimator", "train_duration", "train_scorer"]
+__all__ = ["ESTIMATORS", "IMITATIONS", "OUTCOMES", "Estimator", "train_duration", "train_scorer"]
 
 Estimator = Literal["hgb", "linear", "mlp"]
 ESTIMATORS: Final = ("hgb", "linear", "mlp")
 OUTCOMES: Final = ("frag_delta", "later_failures", "completion_time")
+# imitate: the teacher's chosen node; imitate-top: every node it scored highest.
+IMITATIONS: Final = ("imitate", "imitate-top")
 
 
 def _estimator(name: str, classify: bool, seed: int) -> Any:
@@ -108,14 +110,20 @@ def train_scorer(
         parts = log.meta.get("parts", [log.meta])
         target = next((p["target"] for p in parts if "target" in p), None)
     extra: dict[str, Any] = {"objective": objective, "target": target}
-    if objective == "imitate":
+    if objective in IMITATIONS:
         counts = cand.groupby("decision")["chosen"].agg(["size", "sum"])
         useful = counts.index[(counts["size"] >= 2) & (counts["sum"] == 1)]
         frame = cand[cand["decision"].isin(useful)]
         groups = group_of.reindex(frame["decision"]).astype(str).to_numpy()
         tr, va = np.isin(groups, list(train_g)), np.isin(groups, list(val_g))
         x = frame[list(FEATURE_NAMES)].to_numpy(np.float64)
-        y = frame["chosen"].to_numpy(bool)
+        if objective == "imitate-top":
+            # Every candidate the teacher scored highest: the chosen one among them was
+            # picked by the tie-break rule (node names), which the features cannot see.
+            best = frame.groupby("decision")["score_total"].transform("max")
+            y = (frame["score_total"] == best).to_numpy(bool)
+        else:
+            y = frame["chosen"].to_numpy(bool)
         if tr.sum() == 0 or y[tr].all() or not y[tr].any():
             raise ValueError("the training decisions have no choice to learn from")
         model = _estimator(estimator, True, seed)
@@ -153,7 +161,8 @@ def train_scorer(
         }
     else:
         raise ValueError(
-            "The 'objective' parameter of train_scorer must be 'imitate' or 'outcome:<column>' "
+            "The 'objective' parameter of train_scorer must be 'imitate', 'imitate-top' or "
+            "'outcome:<column>' "
             f"with a column in {OUTCOMES}. Got {objective!r} instead."
         )
     extra.update(

@@ -125,3 +125,19 @@ def test_bad_training_input(logs: list[Path], kwargs: dict[str, object], message
 
     with pytest.raises(ValueError, match=message):
         train_scorer(read_logs(logs), **kwargs)  # type: ignore[arg-type]
+
+
+def test_imitating_the_top_set_labels_every_tied_best_candidate(logs: list[Path]) -> None:
+    from ksched.ml.decisions import read_logs
+
+    log = read_logs(logs)
+    cand = log.candidates
+    best = cand.groupby("decision")["score_total"].transform("max")
+    tied = cand[(cand["score_total"] == best) & ~cand["chosen"]]
+    assert len(tied), "the fixture's teacher should leave ties for the tie-break to settle"
+    chosen = train_scorer(log, val_groups=["s2"])
+    top = train_scorer(log, objective="imitate-top", val_groups=["s2"])
+    assert top.extra["objective"] == "imitate-top"
+    x = tied[list(FEATURE_NAMES)].to_numpy(np.float64)
+    # A tied best node is a positive example now, a negative one before.
+    assert top.value(x).mean() > chosen.value(x).mean()
