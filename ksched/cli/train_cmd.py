@@ -3,7 +3,8 @@
 ``ksched train scorer`` replays openb pod lists under a teacher profile
 (the FGD paper's protocol), logs every decision (``ksched.ml``), and fits a
 model that imitates the teacher (``--objective imitate``: its chosen node;
-``imitate-top``: every node it scored highest, ties included) or predicts an
+``imitate-top``: every node it scored highest, ties included; ``distill``:
+its score of every candidate, on its 0-100 scale) or predicts an
 outcome of a placement (``--objective outcome:frag_delta`` ...). Existing
 logs can be given with ``--logs`` instead. Validation is by replay: the
 last variant/seed group, or ``--val-group``.
@@ -63,7 +64,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     s.add_argument("--max-candidates", type=int, default=32)
     s.add_argument("--logs", type=Path, nargs="+", help="train on these decision logs instead")
     s.add_argument(
-        "--objective", default="imitate", help="imitate | imitate-top | outcome:<column>"
+        "--objective", default="imitate", help="imitate | imitate-top | distill | outcome:<column>"
     )
     s.add_argument("--estimator", choices=["hgb", "linear", "mlp"], default="hgb")
     s.add_argument("--val-group", action="append", help="validation group (repeatable)")

@@ -159,6 +159,7 @@ class DecisionRecorder:
         self.rng = np.random.default_rng(seed)
         self._decisions: list[dict[str, Any]] = []
         self._candidates: list[pd.DataFrame] = []
+        self._weights: dict[str, int] = {}
 
     def __len__(self) -> int:
         """Decisions recorded so far."""
@@ -212,9 +213,15 @@ class DecisionRecorder:
             rows,
             [snap.nodes[int(r)].name for r in rows],
             self.extractor.extract(pod, nodes),
-            {p.plugin: p.normalized * p.weight for p in outcome.plugins},
+            self._scores(outcome.plugins),
             outcome.total,
         )
+
+    def _scores(self, plugins: Sequence[Any]) -> dict[str, NDArray[np.int64]]:
+        """Each plugin's weighted score; the weights are kept for the log's metadata."""
+        for p in plugins:
+            self._weights.setdefault(p.plugin, int(p.weight))
+        return {p.plugin: p.normalized * p.weight for p in plugins}
 
     def _record(self, pending: _Pending, chosen: str) -> None:
         decision = len(self._decisions)
@@ -284,6 +291,8 @@ class DecisionRecorder:
             "later_window": self.later_window,
             "group": self.group,
             "target": target_to_dict(self.extractor.target),
+            # The teacher's Score weights: ``score_total`` / their sum is its 0-100 scale.
+            "score_weights": dict(self._weights),
         }
         if result is not None:
             meta.update(

@@ -6,7 +6,10 @@ once per cycle. A node's features depend only on the pod's shape and that
 node's row, so values are kept per pod shape and, on later cycles, only
 rows the snapshot logged as changed are extracted and predicted again
 (the equivalence-class idea of kube-scheduler's old equivalence cache).
-NormalizeScore maps the values min-max onto [0, 100] over the candidates.
+NormalizeScore maps the values min-max onto [0, 100] over the candidates,
+except for a distilled model (``--objective distill``), whose values are
+its teacher's 0-100 score: those are rounded and kept, so the candidates
+the teacher would tie still tie.
 
 Args: ``model`` (a directory written by ``SavedModel.save``) and optional
 ``target``, the target workload (``target_to_dict`` form) whose
@@ -68,6 +71,9 @@ class MLScore:
         self.model = model
         self.extractor = extractor
         self.sign = 1.0 if model.higher_is_better else -1.0
+        # A distilled model predicts its teacher's 0-100 score: rounded, not rescaled,
+        # so nodes the teacher scored equal stay equal for the tie-break.
+        self.teacher_scale = model.extra.get("score_scale") == "teacher"
         self._snapshot: ClusterSnapshot | None = None
         self._entries: dict[tuple[object, ...], _Entry] = {}
 
@@ -103,17 +109,21 @@ class MLScore:
         self._entries[key] = _Entry(snap.node_generation, position, values)
         return values
 
-    def score_nodes(self, state: CycleState, pod: PodInfo, nodes: NodeSet) -> NDArray[np.int64]:
-        values = self.values(pod, nodes.snapshot)[nodes.idx]
+    def _scores(self, values: NDArray[np.float64]) -> NDArray[np.int64]:
+        if self.teacher_scale:
+            return np.asarray(np.clip(np.rint(values), 0, MAX_NODE_SCORE), dtype=np.int64)
         return np.asarray(np.rint(values * SCALE), dtype=np.int64)
 
+    def score_nodes(self, state: CycleState, pod: PodInfo, nodes: NodeSet) -> NDArray[np.int64]:
+        return self._scores(self.values(pod, nodes.snapshot)[nodes.idx])
+
     def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
-        return int(np.rint(self.values(pod, node.snapshot)[node.index] * SCALE))
+        return int(self._scores(self.values(pod, node.snapshot)[node.index : node.index + 1])[0])
 
     def normalize_score(
         self, state: CycleState, pod: PodInfo, scores: NDArray[np.int64]
     ) -> Status | None:
-        if len(scores) == 0:
+        if len(scores) == 0 or self.teacher_scale:
             return None
         low, high = int(scores.min()), int(scores.max())
         if high == low:

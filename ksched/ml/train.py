@@ -90,6 +90,18 @@ def _agreement(frame: pd.DataFrame, value: NDArray[np.float64]) -> float:
     return float((hit["v"].to_numpy() >= best[f["c"]].to_numpy()).mean())
 
 
+def _weight_sum(log: DecisionLog) -> float:
+    """The sum of the teacher's Score weights, the same in every part of ``log``."""
+    parts = log.meta.get("parts", [log.meta])
+    sums = {sum((p.get("score_weights") or {}).values()) for p in parts}
+    if len(sums) != 1 or not next(iter(sums)):
+        raise ValueError(
+            "objective 'distill' needs logs that record the teacher's score weights, one "
+            f"teacher for all of them (found weight sums {sorted(sums)}): record them again"
+        )
+    return float(next(iter(sums)))
+
+
 def train_scorer(
     log: DecisionLog,
     *,
@@ -138,6 +150,28 @@ def train_scorer(
             "decisions_train": int(frame[tr]["decision"].nunique()),
             "decisions_val": int(frame[va]["decision"].nunique()),
         }
+    elif objective == "distill":
+        # The teacher's own score of every kept candidate, on its 0-100 scale: MLScore
+        # then rounds to it, so the teacher's ties (which its tie-break settles) survive.
+        scale = _weight_sum(log)
+        frame = cand[np.isfinite(cand["score_total"].to_numpy(np.float64))]
+        groups = group_of.reindex(frame["decision"]).astype(str).to_numpy()
+        tr, va = np.isin(groups, list(train_g)), np.isin(groups, list(val_g))
+        if tr.sum() < 2:
+            raise ValueError("fewer than two training candidates have a teacher score")
+        x = frame[list(FEATURE_NAMES)].to_numpy(np.float64)
+        y = frame["score_total"].to_numpy(np.float64) / scale
+        model = _estimator(estimator, False, seed)
+        model.fit(x[tr], y[tr])
+        saved = SavedModel("scorer", model, FEATURE_NAMES, feature_schema_hash(), "predict", True)
+        extra["score_scale"] = "teacher"
+        rounded = np.clip(np.rint(saved.value(x[va])), 0, 100) if va.any() else np.zeros(0)
+        extra["validation"] = {
+            "exact_score_val": float((rounded == y[va]).mean()) if va.any() else float("nan"),
+            "agreement_val": _agreement(frame[va], rounded),
+            "rows_train": int(tr.sum()),
+            "rows_val": int(va.sum()),
+        }
     elif objective.startswith("outcome:") and objective[len("outcome:") :] in OUTCOMES:
         column = objective[len("outcome:") :]
         # The outcome may share a feature's name (frag_delta): keep it apart.
@@ -161,8 +195,8 @@ def train_scorer(
         }
     else:
         raise ValueError(
-            "The 'objective' parameter of train_scorer must be 'imitate', 'imitate-top' or "
-            "'outcome:<column>' "
+            "The 'objective' parameter of train_scorer must be 'imitate', 'imitate-top', "
+            "'distill' or 'outcome:<column>' "
             f"with a column in {OUTCOMES}. Got {objective!r} instead."
         )
     extra.update(

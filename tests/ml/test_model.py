@@ -141,3 +141,42 @@ def test_imitating_the_top_set_labels_every_tied_best_candidate(logs: list[Path]
     x = tied[list(FEATURE_NAMES)].to_numpy(np.float64)
     # A tied best node is a positive example now, a negative one before.
     assert top.value(x).mean() > chosen.value(x).mean()
+
+
+def test_distilled_scorer_predicts_the_teachers_scores_and_keeps_them(
+    workload: Workload, logs: list[Path], tmp_path: Path
+) -> None:
+    from ksched.ml.decisions import read_logs
+
+    log = read_logs(logs)
+    weights = log.meta["parts"][0]["score_weights"]
+    assert weights and all(w >= 1 for w in weights.values())
+    model = train_scorer(log, objective="distill", val_groups=["s2"])
+    assert model.extra["score_scale"] == "teacher"
+    assert 0.0 <= model.extra["validation"]["exact_score_val"] <= 1.0
+    cand = log.candidates
+    x = cand[list(FEATURE_NAMES)].to_numpy(np.float64)
+    teacher = cand["score_total"].to_numpy(np.float64) / sum(weights.values())
+    assert np.abs(model.value(x) - teacher).mean() < 5.0  # on the 0-100 scale
+
+    plugin = mlscore.new(mlscore.MLScoreArgs(model=str(model.save(tmp_path / "m"))), None)
+    sched = Scheduler(explain_messages=False)
+    sched.add_nodes(build_nodes(workload.nodes))
+    pod = PodFactory(workload.pods).info(5)
+    nodes = sched.snapshot.all_nodes()
+    values = model.value(plugin.extractor.extract(pod, nodes))
+    scores = plugin.score_nodes(CycleState(), pod, nodes)
+    np.testing.assert_array_equal(scores, np.clip(np.rint(values), 0, 100))
+    kept = scores.copy()
+    assert plugin.normalize_score(CycleState(), pod, scores) is None
+    np.testing.assert_array_equal(scores, kept)  # rounded, never rescaled
+
+
+def test_distill_needs_the_teachers_weights(logs: list[Path], tmp_path: Path) -> None:
+    from ksched.ml.decisions import read_logs
+
+    old = read_logs(logs)
+    for part in old.meta["parts"]:
+        part.pop("score_weights")
+    with pytest.raises(ValueError, match="record them again"):
+        train_scorer(old, objective="distill", val_groups=["s2"])
