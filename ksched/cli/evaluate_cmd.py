@@ -6,10 +6,12 @@ replays each held-out openb pod list under the learned profile (OpenGpuShare
 protocol, prints GPU allocation at 130% arrived per run and on average, and
 writes every replay's results and the HTML report as ``ksched replay`` does.
 
-``ksched evaluate queue --model DIR`` replays the later part of an openb pod
-list (the part the duration model did not see) in simulated time, with
-FIFO, shortest-predicted-job-first and the oracle that knows durations,
-and reports mean job completion time and its reduction.
+``ksched evaluate queue --model DIR --nodes 30,40`` replays the later part
+of an openb pod list (the part the duration model did not see) in simulated
+time on each cluster size, with FIFO, shortest-predicted-job-first and the
+oracle that knows durations, and reports mean job completion time, its
+reduction, the offered GPU load and how well the model ranks the held-out
+durations.
 """
 
 from __future__ import annotations
@@ -50,7 +52,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     q.add_argument("--model", type=Path, required=True, help="a duration model")
     q.add_argument("--variant", default="default", help="openb pod list")
     q.add_argument("--train-fraction", type=float, default=0.5, help="as at training")
-    q.add_argument("--nodes", type=int, default=100, help="first N nodes of the cluster")
+    q.add_argument(
+        "--nodes",
+        type=_ints,
+        default=[100],
+        help="first N nodes of the cluster; a comma list runs one setting per N",
+    )
     q.add_argument(
         "--arrival-speedup", type=float, default=20.0, help="arrivals this many times faster"
     )
@@ -136,7 +143,14 @@ def _scorer(args: argparse.Namespace, out: Path) -> None:
 
 
 def _queue(args: argparse.Namespace, out: Path) -> None:
+    import json
+
+    import pandas as pd
+
+    from ksched.ml.duration import DURATION_FEATURES, duration_schema_hash
     from ksched.ml.evaluate import (
+        duration_quality,
+        offered_gpu_load,
         queue_configs,
         queue_table,
         queue_workload,
@@ -144,29 +158,47 @@ def _queue(args: argparse.Namespace, out: Path) -> None:
         split_by_time,
         write_durations,
     )
+    from ksched.ml.model import load_model
 
     _check_model(args.model, "duration")
     workload = _openb(args.variant)
     try:
         _, late = split_by_time(workload.pods, args.train_fraction)
-        if not 0 < args.nodes <= len(workload.nodes):
-            raise ValueError(f"--nodes must be in [1, {len(workload.nodes)}], got {args.nodes}")
-        held_out = queue_workload(
-            workload, late, nodes=args.nodes, arrival_speedup=args.arrival_speedup
-        )
+        bad = [n for n in args.nodes if not 0 < n <= len(workload.nodes)]
+        if bad:
+            raise ValueError(f"--nodes must be in [1, {len(workload.nodes)}], got {bad[0]}")
+        held_out = {
+            n: queue_workload(workload, late, nodes=n, arrival_speedup=args.arrival_speedup)
+            for n in args.nodes
+        }
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    out.mkdir(parents=True, exist_ok=True)
-    durations = write_durations(late, out / "oracle-durations.parquet")
-    results = run_queue(held_out, queue_configs(args.model.resolve(), durations), seed=args.seed)
-    _report(results, out)
-    table = queue_table(results)
-    table.to_csv(out / "queue.csv", index=False)
-    print(
-        f"{held_out.name}: {len(late)} held-out pods on {args.nodes} nodes, "
-        f"arrivals x{args.arrival_speedup:g}"
+    model = load_model(
+        args.model, kind="duration", features=DURATION_FEATURES, schema=duration_schema_hash()
     )
-    print(table.round(2).to_string(index=False))
+    quality = duration_quality(model, late)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "duration_model.json").write_text(json.dumps(quality, indent=2) + "\n")
+    print(
+        f"{workload.name}: {len(late)} held-out pods; duration model on them: Spearman "
+        f"{quality['spearman']:.3f}, MAE {quality['mae_log']:.3f} in log(1+s) "
+        f"(the held-out median: {quality['mae_log_median']:.3f})"
+    )
+    durations = write_durations(late, out / "oracle-durations.parquet")
+    configs = queue_configs(args.model.resolve(), durations)
+    tables = []
+    for n, setting in held_out.items():
+        results = run_queue(setting, configs, seed=args.seed)
+        _report(results, out / f"nodes{n}")
+        table = queue_table(results)
+        load = offered_gpu_load(setting)
+        table.insert(0, "offered_gpu_load", load)
+        table.insert(0, "arrival_speedup", args.arrival_speedup)
+        table.insert(0, "nodes", n)
+        tables.append(table)
+        print(f"\n== {n} nodes, arrivals x{args.arrival_speedup:g}, offered GPU load {load:.2f}")
+        print(table.drop(columns=["nodes", "arrival_speedup"]).round(2).to_string(index=False))
+    pd.concat(tables, ignore_index=True).to_csv(out / "queue.csv", index=False)
 
 
 def run(args: argparse.Namespace) -> int:

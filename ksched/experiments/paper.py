@@ -20,7 +20,6 @@ from typing import Final
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from ksched.experiments.aggregate import (
@@ -34,6 +33,14 @@ from ksched.experiments.aggregate import (
 )
 from ksched.experiments.cells import ARRIVED_MAX, DEFAULT_TUNE, CellRecord
 from ksched.experiments.grid import PAPER_POLICIES, PUBLISHED_ALLOC_130
+from ksched.experiments.paper_format import (
+    PaperError,
+    empty_panel,
+    md_table,
+    pp,
+    save_figure,
+)
+from ksched.experiments.paper_learned import LEARNED_FIGURES, learned_parts
 from ksched.experiments.store import iter_records
 
 __all__ = ["FIGURES", "MATCH_PP", "PaperBuild", "PaperError", "build_paper", "literal_numbers"]
@@ -50,10 +57,6 @@ FAMILIES: Final = (
 )
 _PLACEHOLDER: Final = re.compile(r"\{\{\s*([a-z_][a-z0-9_]*)\s*\}\}")
 _REFERENCES: Final = re.compile(r"^#+\s*References\s*$", re.MULTILINE)
-
-
-class PaperError(ValueError):
-    """The template or the results cannot make the paper (the message says where and why)."""
 
 
 @dataclass(frozen=True)
@@ -104,11 +107,6 @@ def _pct(v: float) -> str:
     return "n/a" if not math.isfinite(v) else f"{v:.2f}%"
 
 
-def _pp(v: float) -> str:
-    # round first: a difference of -0.004 reads "+0.00", not "-0.00"
-    return "n/a" if not math.isfinite(v) else f"{round(v, 2) + 0.0:+.2f} pp"
-
-
 def _join(items: Sequence[str]) -> str:
     if len(items) <= 1:
         return "".join(items)
@@ -124,35 +122,14 @@ def _seeds_text(seeds: Sequence[int]) -> str:
     return ", ".join(map(str, s))
 
 
-def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]], align: str = "") -> str:
-    align = align or "l" + "r" * (len(header) - 1)
-    marks = [":--" if a == "l" else "--:" for a in align]
-    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(marks) + " |"]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
-    return "\n".join(lines)
-
-
 # -- figures -------------------------------------------------------------------------------
-
-
-def _save(fig: Figure, path: Path) -> Path:
-    FigureCanvasAgg(fig)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    return path
-
-
-def _empty(ax: Axes, why: str) -> None:
-    ax.text(0.5, 0.5, why, ha="center", va="center", transform=ax.transAxes, wrap=True)
-    ax.set_xticks([])
-    ax.set_yticks([])
 
 
 def _curve_panel(ax: Axes, curves: pd.DataFrame, column: str, ylabel: str, start: int = 0) -> None:
     """One line per policy from arrived ``start`` % to the end (a zoom when ``start`` > 0)."""
     curves = curves[curves["arrived"] >= start]
     if curves.empty:
-        _empty(ax, "no runs of the default workload")
+        empty_panel(ax, "no runs of the default workload")
         return
     for i, policy in enumerate(policy_order(curves["policy"])):
         part = curves[curves["policy"] == policy]
@@ -240,7 +217,7 @@ def _published(d: _Data, figures: Path, tables: Path) -> dict[str, str]:
                 "—" if math.isnan(pub) else f"{pub:.2f}",
                 st.text(),
                 str(st.n),
-                _pp(gap) if math.isfinite(gap) else "—",
+                pp(gap) if math.isfinite(gap) else "—",
             ]
         )
         csv_rows.append({"policy": p, "published": pub, "mean": st.mean, "std": st.std, "n": st.n})
@@ -253,7 +230,7 @@ def _published(d: _Data, figures: Path, tables: Path) -> dict[str, str]:
             f"Of the {len(gaps)} published policies in this results set, {len(within)} "
             f"{'is' if len(within) == 1 else 'are'} within ±{MATCH_PP} pp of the published "
             f"mean{' (' + _join([policy_title(p) for p in within]) + ')' if within else ''}; "
-            f"the largest gap is {policy_title(worst[0])}'s, {_pp(worst[1])}."
+            f"the largest gap is {policy_title(worst[0])}'s, {pp(worst[1])}."
         )
     else:
         summary = (
@@ -274,9 +251,9 @@ def _published(d: _Data, figures: Path, tables: Path) -> dict[str, str]:
     ax.set_ylabel(f"GPU allocation at {ARRIVED_MAX}% (%)")
     ax.legend(fontsize="small")
     ax.grid(axis="y", alpha=0.3)
-    _save(fig, figures / "published.png")
+    save_figure(fig, figures / "published.png")
     return {
-        "published_table": _md_table(header, rows),
+        "published_table": md_table(header, rows),
         "published_summary": summary,
         "match_pp": f"{MATCH_PP}",
     }
@@ -304,11 +281,11 @@ def _default_figures(d: _Data, figures: Path) -> None:
     _curve_panel(fig.add_subplot(1, 2, 1), c, "alloc", "GPU allocation (% of cluster GPU)")
     # The policies part only once the cluster fills: the right panel zooms in there.
     _curve_panel(fig.add_subplot(1, 2, 2), c, "alloc", "GPU allocation (% of cluster GPU)", 80)
-    _save(fig, figures / "alloc_default.png")
+    save_figure(fig, figures / "alloc_default.png")
     fig = Figure(figsize=(11, 4.2))
     _curve_panel(fig.add_subplot(1, 2, 1), c, "frag", "fragmented GPU (% of cluster GPU)")
     _curve_panel(fig.add_subplot(1, 2, 2), c, "frag_ratio", "fragmentation rate (% of idle GPU)")
-    _save(fig, figures / "frag_default.png")
+    save_figure(fig, figures / "frag_default.png")
 
 
 def _family_level(workload: str, family: str) -> float:
@@ -336,7 +313,7 @@ def _variants(d: _Data, figures: Path, tables: Path) -> dict[str, str]:
             key=lambda w: _family_level(w, family),
         )
         if not members:
-            _empty(ax, f"{family}*: not run")
+            empty_panel(ax, f"{family}*: not run")
             sentences.append(f"the {family} workloads were not run")
             continue
         xs = [_family_level(w, family) for w in members]
@@ -364,10 +341,10 @@ def _variants(d: _Data, figures: Path, tables: Path) -> dict[str, str]:
             )
         else:
             sentences.append(f"the {family} workloads have no allocation at {ARRIVED_MAX}%")
-    _save(fig, figures / "variants.png")
+    save_figure(fig, figures / "variants.png")
     text = _join(sentences)
     return {
-        "variants_table": _md_table(["policy", *workloads], rows)
+        "variants_table": md_table(["policy", *workloads], rows)
         if workloads
         else "*No runs at the main setting.*",
         "variants_summary": text[:1].upper() + text[1:] + ".",
@@ -383,7 +360,7 @@ def _tiebreak(d: _Data, figures: Path, tables: Path) -> dict[str, str]:
         if math.isfinite(delta):
             deltas.append((p, delta))
         rows.append(
-            [policy_title(p), a.text(), b.text(), _pp(delta) if math.isfinite(delta) else "—"]
+            [policy_title(p), a.text(), b.text(), pp(delta) if math.isfinite(delta) else "—"]
         )
     pd.DataFrame(deltas, columns=["policy", "smallest_name_minus_random_pp"]).to_csv(
         tables / "tiebreak.csv", index=False
@@ -401,18 +378,18 @@ def _tiebreak(d: _Data, figures: Path, tables: Path) -> dict[str, str]:
         summary = (
             f"Over the {len(deltas)} policies run with both rules, switching from upstream's "
             f"random choice to the simulator's smallest-name rule moves the mean allocation at "
-            f"{ARRIVED_MAX}% by {_pp(most[1])} for {policy_title(most[0])} (the most) and by "
-            f"{_pp(least[1])} for {policy_title(least[0])} (the least)."
+            f"{ARRIVED_MAX}% by {pp(most[1])} for {policy_title(most[0])} (the most) and by "
+            f"{pp(least[1])} for {policy_title(least[0])} (the least)."
         )
     else:
-        _empty(ax, "no policy was run with both tie-break rules")
+        empty_panel(ax, "no policy was run with both tie-break rules")
         summary = (
             "No policy in this results set was run on the default workload with both "
             "tie-break rules; run the grid with `--tie-breaks smallest-name,random`."
         )
-    _save(fig, figures / "tiebreak.png")
+    save_figure(fig, figures / "tiebreak.png")
     header = ["policy", "smallest-name (%)", "random (%)", "difference"]
-    return {"tiebreak_table": _md_table(header, rows), "tiebreak_summary": summary}
+    return {"tiebreak_table": md_table(header, rows), "tiebreak_summary": summary}
 
 
 def _cost(d: _Data) -> dict[str, str]:
@@ -423,7 +400,7 @@ def _cost(d: _Data) -> dict[str, str]:
         w = runs.loc[runs["policy"] == p, "wall_seconds"].to_numpy(np.float64)
         rows.append([policy_title(p), str(len(w)), f"{np.nanmedian(w):.2f}", f"{np.nanmax(w):.2f}"])
     return {
-        "cost_table": _md_table(["policy", "runs", "median s/run", "max s/run"], rows),
+        "cost_table": md_table(["policy", "runs", "median s/run", "max s/run"], rows),
         "cost_total_hours": f"{np.nansum(wall) / 3600:.2f}",
         "cost_median_s": f"{np.nanmedian(wall):.2f}",
     }
@@ -487,11 +464,12 @@ def build_paper(results: Path, out: Path, template: Path) -> PaperBuild:
         lambda: _variants(d, figures, tables),
         lambda: _tiebreak(d, figures, tables),
         lambda: _cost(d),
+        lambda: learned_parts(results, figures, tables),
     ]
     values: dict[str, str] = {}
     for part in parts:
         values.update(part())
-    for name in FIGURES:
+    for name in (*FIGURES, *LEARNED_FIGURES):
         values[f"fig_{name}"] = f"figures/{name}.png"
     d.table.to_csv(tables / "grid.csv", index=False)
     text = _fill(source, values, str(template))
@@ -502,7 +480,7 @@ def build_paper(results: Path, out: Path, template: Path) -> PaperBuild:
     return PaperBuild(
         html=html_path,
         markdown=md_path,
-        figures=tuple(figures / f"{n}.png" for n in FIGURES),
+        figures=tuple(figures / f"{n}.png" for n in (*FIGURES, *LEARNED_FIGURES)),
         tables=tuple(sorted(tables.glob("*.csv"))),
     )
 

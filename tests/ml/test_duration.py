@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from pydantic import ValidationError
 from ksched.framework.queued_pod import QueuedPodInfo
 from ksched.ml import sjf
 from ksched.ml.duration import duration_features, pod_duration_features
-from ksched.ml.evaluate import split_by_time
+from ksched.ml.evaluate import duration_quality, offered_gpu_load, queue_workload, split_by_time
 from ksched.ml.train import train_duration
 from ksched.sim.objects import PodFactory
 from ksched.traces.workload import Workload
@@ -73,3 +74,29 @@ def test_bad_durations_file(tmp_path: Path) -> None:
     pd.DataFrame({"name": ["a"]}).to_csv(path, index=False)
     with pytest.raises(ValueError, match=r"columns \['duration'\] are missing"):
         sjf.read_durations(path)
+
+
+def test_offered_gpu_load_is_demand_over_capacity(workload: Workload) -> None:
+    pods = workload.pods
+    gpu = pods.num_gpu * np.where(pods.num_gpu > 0, pods.gpu_milli, 0) / 1000
+    created = pods.creation_time[np.isfinite(pods.creation_time)]
+    window = created.max() - created.min()
+    expected = np.nansum(gpu * pods.duration) / (workload.nodes.gpu_count.sum() * window)
+    assert expected > 0
+    assert offered_gpu_load(workload) == pytest.approx(expected, rel=1e-12)
+    faster = queue_workload(workload, pods, nodes=None, arrival_speedup=4.0)
+    assert offered_gpu_load(faster) == pytest.approx(4 * expected, rel=1e-9)
+    fewer = queue_workload(workload, pods, nodes=6, arrival_speedup=1.0)
+    assert offered_gpu_load(fewer) > offered_gpu_load(workload)
+
+
+def test_duration_quality_on_held_out_pods(tmp_path: Path, workload: Workload) -> None:
+    early, late = split_by_time(workload.pods, 0.5)
+    model = train_duration([early])
+    quality = duration_quality(model, late)
+    assert quality["pods"] == np.isfinite(late.duration).sum()
+    assert -1 <= quality["spearman"] <= 1
+    assert quality["mae_log"] >= 0 and quality["mae_log_median"] >= 0
+    unknown = dataclasses.replace(late, duration=np.full(len(late), np.nan))
+    with pytest.raises(ValueError, match="no held-out pod has a known duration"):
+        duration_quality(model, unknown)
