@@ -51,6 +51,11 @@ __all__ = [
 FlowBackend = Literal["ortools", "networkx"]
 FLOW_BACKENDS: Final = ("ortools", "networkx")
 _REPAIR_ROUNDS: Final = 3
+_UNLIMITED: Final = 1 << 30
+# (class, candidate) pairs evaluated at once: bounds the temporary arrays (a few 10 MB).
+_CHUNK_PAIRS: Final = 1 << 19
+# (class, cost) cells of the pruning histogram, above which it sorts instead.
+_LEVELS_MAX: Final = 1 << 21
 
 
 @dataclass(frozen=True, eq=False)
@@ -110,23 +115,159 @@ def pod_classes(problem: PlacementProblem) -> tuple[NDArray[np.intp], list[int]]
     return cls, reps
 
 
-def _fit_counts(
+def _card_room(gpu_free: NDArray[np.int64], millis: NDArray[np.int64]) -> NDArray[np.int64]:
+    """(distinct GPU share x node): how many shares of that size the node's cards hold.
+
+    A missing card is -1 and holds none; so does a card with less room than
+    one share.
+    """
+    room = np.maximum(gpu_free, 0)
+    table = np.zeros((max(len(millis), 1), len(gpu_free)), dtype=np.int64)
+    for u, milli in enumerate(millis.tolist()):
+        table[u] = (room // max(milli, 1)).sum(axis=1)
+    return table
+
+
+def _pair_fits(
+    free_cols: list[NDArray[np.int64]],
+    card_room: NDArray[np.int64],
+    cand: NDArray[np.intp],
+    lengths: NDArray[np.int64],
+    demand: NDArray[np.int64],
+    num_gpu: NDArray[np.int64],
+    share_row: NDArray[np.intp],
+) -> NDArray[np.int64]:
+    """How many pods of its class each (class, node) pair's node could hold alone.
+
+    Class ``c`` (rows of ``demand``, ``num_gpu``, ``share_row``: its row of
+    ``card_room``) owns the next ``lengths[c]`` entries of ``cand``. A
+    dimension the class does not ask for does not limit it (capped at 2**30,
+    more than any class holds). One column at a time keeps the temporaries
+    small.
+    """
+    counts = np.full(len(cand), _UNLIMITED, dtype=np.int64)
+    for r, column in enumerate(free_cols):
+        d = demand[:, r]
+        if not (d > 0).any():
+            continue
+        q = column[cand] // np.repeat(np.maximum(d, 1), lengths)
+        q[np.repeat(d <= 0, lengths)] = _UNLIMITED
+        np.minimum(counts, q, out=counts)
+    k = np.repeat(num_gpu, lengths)
+    gpu = np.flatnonzero(k)
+    if len(gpu):
+        shares = card_room[np.repeat(share_row, lengths)[gpu], cand[gpu]]
+        counts[gpu] = np.minimum(counts[gpu], shares // k[gpu])
+    return np.maximum(counts, 0)
+
+
+def _cheapest(
+    owner: NDArray[np.int64],
+    cost: NDArray[np.int64],
+    fit: NDArray[np.int64],
+    target: NDArray[np.int64],
+) -> NDArray[np.bool_]:
+    """Per class, its cheapest pairs that together could hold ``target[class]`` pods.
+
+    Firmament's arc pruning. Pairs come grouped by class (``owner`` does not
+    decrease); ties in cost keep candidate order, so the pair that reaches
+    the target is the last one kept. Costs are small integers (scores), so a
+    histogram per (class, cost) finds each class's cut-off cost without
+    sorting; only the pairs at that cost need their order.
+    """
+    if not len(owner):
+        return np.zeros(0, dtype=bool)
+    local = owner - owner[0]
+    low = int(cost.min())
+    span, n_classes = int(cost.max()) - low + 1, int(local[-1]) + 1
+    if span * n_classes > _LEVELS_MAX:
+        return _cheapest_sorted(owner, cost, fit, target)
+    level = local * span + (cost - low)
+    held = np.bincount(level, weights=fit, minlength=n_classes * span).reshape(n_classes, span)
+    cheaper = (np.cumsum(held, axis=1) - held).ravel()[level]  # what cheaper costs hold
+    goal = target[owner]
+    keep: NDArray[np.bool_] = cheaper < goal
+    edge = np.flatnonzero(keep & (cheaper + held.ravel()[level] > goal))  # the cut-off cost
+    if len(edge):
+        keep[edge] = cheaper[edge] + _before_in_class(owner[edge], fit[edge]) < goal[edge]
+    return keep
+
+
+def _before_in_class(owner: NDArray[np.int64], fit: NDArray[np.int64]) -> NDArray[np.int64]:
+    """For each entry, the sum of ``fit`` over earlier entries of its class (grouped)."""
+    before = np.cumsum(fit) - fit
+    first = np.ones(len(owner), dtype=bool)
+    first[1:] = owner[1:] != owner[:-1]
+    out: NDArray[np.int64] = before - before[first][np.cumsum(first) - 1]
+    return out
+
+
+def _cheapest_sorted(
+    owner: NDArray[np.int64],
+    cost: NDArray[np.int64],
+    fit: NDArray[np.int64],
+    target: NDArray[np.int64],
+) -> NDArray[np.bool_]:
+    """``_cheapest`` by one stable sort, for costs too spread for a histogram."""
+    order = np.lexsort((cost, owner))  # stable: ties stay in candidate order
+    o = owner[order]
+    keep = np.zeros(len(owner), dtype=bool)
+    keep[order[_before_in_class(o, fit[order]) < target[o]]] = True
+    return keep
+
+
+def _class_arcs(
+    problem: PlacementProblem,
+    reps: list[int],
+    count: NDArray[np.int64],
     free: NDArray[np.int64],
     gpu_free: NDArray[np.int64],
-    demand: NDArray[np.int64],
-    k: int,
-    milli: int,
-) -> NDArray[np.int64]:
-    """How many pods of one shape each node (rows of ``free``) could hold alone."""
-    need = demand > 0
-    if need.any():
-        counts: NDArray[np.int64] = (free[:, need] // demand[need]).min(axis=1)
-    else:
-        counts = np.full(len(free), 1 << 30, dtype=np.int64)
-    if k:
-        per_card = np.where(gpu_free >= milli, gpu_free // milli, 0).sum(axis=1) // k
-        counts = np.minimum(counts, per_card)
-    return np.maximum(counts, 0)
+    top: int,
+    slack: int | None,
+    node_cap: NDArray[np.int64],
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+    """(class, node, capacity, cost) of every class -> node arc, classes in order.
+
+    Vectorised over all (class, candidate) pairs, a bounded number of pairs
+    at a time; raises ``node_cap`` to the most pods of one class each node
+    could hold.
+    """
+    rep = np.asarray(reps, dtype=np.intp)
+    lengths = np.fromiter((len(problem.candidates[p]) for p in reps), np.int64, len(reps))
+    ends = np.cumsum(lengths)
+    demand, num_gpu = problem.demand[rep], problem.num_gpu[rep].astype(np.int64)
+    milli = np.where(num_gpu > 0, problem.gpu_milli[rep], 0).astype(np.int64)
+    millis, share_row = np.unique(milli, return_inverse=True)
+    card_room = _card_room(gpu_free, millis)
+    free_cols = [np.ascontiguousarray(free[:, r]) for r in range(free.shape[1])]
+    parts: list[tuple[NDArray[np.int64], ...]] = []
+    start = 0
+    while start < len(reps):
+        base = int(ends[start - 1]) if start else 0
+        stop = max(start + 1, int(np.searchsorted(ends, base + _CHUNK_PAIRS, side="right")))
+        chunk = reps[start:stop]
+        if int(ends[stop - 1]) > base:
+            cand = np.concatenate([problem.candidates[p] for p in chunk]).astype(np.intp)
+            score = np.concatenate([problem.scores[p] for p in chunk]).astype(np.int64)
+            owner = np.repeat(np.arange(start, stop, dtype=np.int64), lengths[start:stop])
+            fit = _pair_fits(
+                free_cols, card_room, cand, lengths[start:stop], demand[start:stop],
+                num_gpu[start:stop], share_row[start:stop],
+            )  # fmt: skip
+            fit = np.minimum(fit, count[owner])
+            np.maximum.at(node_cap, cand, fit)
+            cost = top - score
+            keep = fit > 0
+            if slack is not None:
+                kept = np.flatnonzero(keep)
+                keep[kept] = _cheapest(owner[kept], cost[kept], fit[kept], slack * count)
+            parts.append((owner[keep], cand[keep].astype(np.int64), fit[keep], cost[keep]))
+        start = stop
+    if not parts:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, empty, empty
+    owner_, cand_, fit_, cost_ = (np.concatenate(col) for col in zip(*parts, strict=True))
+    return owner_, cand_, fit_, cost_
 
 
 def build_flow_network(
@@ -162,40 +303,25 @@ def build_flow_network(
     arc_class: list[NDArray[np.int64]] = []
     arc_target: list[NDArray[np.int64]] = []
     node_cap = np.zeros(n_nodes, dtype=np.int64)
-    for c, p in enumerate(reps):
-        cand = problem.candidates[p]
-        fit = _fit_counts(
-            free[cand], gpu_free[cand], problem.demand[p], int(problem.num_gpu[p]),
-            int(problem.gpu_milli[p]),
-        )  # fmt: skip
-        fit = np.minimum(fit, count[c])
-        np.maximum.at(node_cap, cand, fit)
-        cost = (top - problem.scores[p]).astype(np.int64)
-        ok = np.flatnonzero(fit > 0)
-        if slack is not None and len(ok):
-            # Firmament's pruning: the cheapest arcs that could hold the class `slack` times.
-            ok = ok[np.argsort(cost[ok], kind="stable")]
-            enough = np.searchsorted(np.cumsum(fit[ok]), slack * count[c]) + 1
-            ok = np.sort(ok[:enough])
-        cand, fit, cost = cand[ok], fit[ok], cost[ok]
-        if zones is not None and len(cand):
-            z = zones[cand]
-            uz = np.unique(z)
-            zcap = np.minimum(np.bincount(z, weights=fit, minlength=n_zones)[uz], count[c])
-            zcost = np.full(n_zones, np.iinfo(np.int64).max)
-            np.minimum.at(zcost, z, cost)
-            target = -1 - uz.astype(np.int64)
-            head = n_classes + n_nodes + uz.astype(np.int64)
-            fit, cost = zcap.astype(np.int64), zcost[uz]
-        else:
-            target = cand.astype(np.int64)
-            head = n_classes + target
-        tails.append(np.full(len(head), c, dtype=np.int64))
-        heads.append(head)
-        caps.append(fit)
-        costs.append(cost)
-        arc_class.append(np.full(len(head), c, dtype=np.int64))
-        arc_target.append(target)
+    owner, cand, fit, cost = _class_arcs(problem, reps, count, free, gpu_free, top, slack, node_cap)
+    if zones is not None:
+        # One class -> zone arc per zone the class reaches: its best cost, what the zone holds.
+        key, inverse = np.unique(owner * n_zones + zones[cand], return_inverse=True)
+        owner, zone = key // n_zones, key % n_zones
+        fit = np.minimum(np.bincount(inverse, weights=fit, minlength=len(key)), count[owner])
+        fit = fit.astype(np.int64)
+        best = np.full(len(key), np.iinfo(np.int64).max, dtype=np.int64)
+        np.minimum.at(best, inverse, cost)
+        cost, target = best, -1 - zone
+        head = n_classes + n_nodes + zone
+    else:
+        target, head = cand, n_classes + cand
+    tails.append(owner)
+    heads.append(head)
+    caps.append(fit)
+    costs.append(cost)
+    arc_class.append(owner)
+    arc_target.append(target)
     n_cn = int(sum(len(t) for t in tails))
     # A node takes at most what its most numerous class could put there alone.
     slots = node_cap if pod_slots is None else np.minimum(node_cap, pod_slots)
@@ -346,12 +472,12 @@ def solve_flow(
         ok = (free[cand] >= problem.demand[p0]).all(axis=1)
         if k:
             ok &= (gpu_free[cand] >= milli).sum(axis=1) >= k
-        # Room only shrinks, so a node that stops fitting one pod of the class fits no later one.
-        hits, i = cand[ok].tolist(), 0
-        for p in pods:
-            while i < len(hits) and not _take(problem, int(p), hits[i], free, gpu_free, out):
-                i += 1
-            if i == len(hits):
+        # Room only shrinks, so a node that stops fitting one pod of the class fits no later
+        # one: fill each node in turn, pods in order (``_take_many`` pops from the end).
+        rest = [int(p) for p in reversed(pods)]
+        for n in cand[ok].tolist():
+            _take_many(problem, rest, n, len(rest), free, gpu_free, out)
+            if not rest:
                 break
     out.objective = -first_cost
     out.wall_seconds = time.perf_counter() - start

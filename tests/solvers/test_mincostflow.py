@@ -7,6 +7,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
+from ksched.solvers import mincostflow
 from ksched.solvers.mincostflow import (
     FlowScheduler,
     build_flow_network,
@@ -88,3 +89,72 @@ def test_flow_scheduler_resolves_as_pods_arrive_and_leave() -> None:
         sched.add_pod("late", np.array([1, 1]), 0, 0, both, scores)
     with pytest.raises(KeyError, match="not known"):
         sched.remove("never")
+
+
+def _reference_arcs(
+    problem: PlacementProblem, classes: np.ndarray, reps: list[int], slack: int | None
+) -> tuple[list[int], list[int], list[int], list[int]]:
+    """Class -> node arcs written plainly, one class and one node at a time."""
+    count = np.bincount(classes, minlength=len(reps))
+    top = max(int(problem.scores[p].max()) for p in reps if len(problem.scores[p]))
+    out: tuple[list[int], list[int], list[int], list[int]] = ([], [], [], [])
+    for c, p in enumerate(reps):
+        arcs = []
+        for n, score in zip(
+            problem.candidates[p].tolist(), problem.scores[p].tolist(), strict=True
+        ):
+            fit = int(count[c])
+            for have, need in zip(
+                problem.free[n].tolist(), problem.demand[p].tolist(), strict=True
+            ):
+                if need > 0:
+                    fit = min(fit, have // need)
+            k, milli = int(problem.num_gpu[p]), int(problem.gpu_milli[p])
+            if k:
+                fit = min(
+                    fit, sum(f // milli for f in problem.gpu_free[n].tolist() if f >= milli) // k
+                )
+            if fit > 0:
+                arcs.append((n, fit, top - score))
+        if slack is not None:
+            by_cost = sorted(range(len(arcs)), key=lambda i: arcs[i][2])  # stable
+            kept, held = [], 0
+            for i in by_cost:
+                if held >= slack * count[c]:
+                    break
+                kept.append(i)
+                held += arcs[i][1]
+            arcs = [arcs[i] for i in sorted(kept)]
+        for n, fit, cost in arcs:
+            for column, value in zip(out, (c, n, fit, cost), strict=True):
+                column.append(value)
+    return out
+
+
+@pytest.mark.parametrize("chunk", [None, 7], ids=["one-chunk", "chunked"])
+@pytest.mark.parametrize("slack", [None, 1, 2], ids=["all-arcs", "slack1", "slack2"])
+@pytest.mark.parametrize("seed", range(4))
+def test_vectorised_arcs_equal_the_plain_loop(
+    seed: int, slack: int | None, chunk: int | None, make_problem: MakeProblem,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    if chunk is not None:
+        monkeypatch.setattr(mincostflow, "_CHUNK_PAIRS", chunk)
+    problem = make_problem(seed, nodes=40, pods=200, cards=4, candidates=15, classes=9)
+    classes, reps = pod_classes(problem)
+    net = build_flow_network(problem, classes, reps, slack=slack)
+    arcs = net.class_node_arcs
+    got = (net.arc_class.tolist(), net.arc_target.tolist(), net.capacity[arcs].tolist(),
+           net.cost[arcs].tolist())  # fmt: skip
+    assert got == _reference_arcs(problem, classes, reps, slack)
+
+
+def test_cheapest_arcs_do_not_depend_on_the_cost_scale() -> None:
+    rng = np.random.default_rng(5)
+    owner = np.repeat(np.arange(30, dtype=np.int64), 20)
+    cost = rng.integers(0, 6, len(owner))  # many ties
+    fit = rng.integers(1, 4, len(owner))
+    target = rng.integers(1, 12, 30)
+    small = mincostflow._cheapest(owner, cost, fit, target)
+    huge = mincostflow._cheapest(owner, cost * (1 << 58), fit, target)  # the lexsort path
+    assert small.any() and (small == huge).all()
