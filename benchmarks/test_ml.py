@@ -7,7 +7,10 @@ every node, as with percentageOfNodesToScore 100); each pod is then
 placed on its best node, so later pods see a changing cluster, as in a
 replay. MLScore's model is a HistGradientBoosting imitation of the
 MostAllocated profile, the estimator ``ksched train`` fits by default
-(100 trees of 15 leaves), trained on a small recorded replay.
+(100 trees of 15 leaves), trained on a small recorded replay;
+``mlscore-distilled`` the same estimator regressing the teacher's scores
+(``--objective distill``, the FGD copy's objective), whose values MLScore
+rounds instead of rescaling.
 
 ``mlscore-cold`` rebuilds the plugin's per-shape cache before every pod:
 the cost of a pod shape seen for the first time (all 5,000 rows
@@ -39,7 +42,7 @@ NODES = 5_000
 PODS = 100
 
 
-def _model(tmp: Path) -> Path:
+def _model(tmp: Path, objective: str) -> Path:
     small = synthetic(n_nodes=40, n_pods=400, seed=1)
     config = load_profiles(PROFILES_DIR / "most-allocated.yaml")[0].config
     logs = []
@@ -47,7 +50,7 @@ def _model(tmp: Path) -> Path:
         rec = DecisionRecorder(TargetWorkload.from_pods(small.pods), group=f"s{seed}")
         ArrivalReplay(small, config=config, seed=seed, tune=1.0, recorder=rec).run()
         logs.append(rec.finish().to_dir(tmp / f"log{seed}"))
-    return train_scorer(read_logs(logs), val_groups=["s2"]).save(tmp / "model")
+    return train_scorer(read_logs(logs), objective=objective, val_groups=["s2"]).save(tmp / "model")
 
 
 def _setup(profile: str, tmp: Path) -> tuple[Framework, list[PodInfo], Scheduler]:
@@ -55,7 +58,8 @@ def _setup(profile: str, tmp: Path) -> tuple[Framework, list[PodInfo], Scheduler
     if profile == "default":
         sched, conversion = Scheduler(explain_messages=False), PodConversion()
     else:
-        policy = mlscore_policy(_model(tmp), TargetWorkload.from_pods(wl.pods))
+        objective = "distill" if profile == "mlscore-distilled" else "imitate"
+        policy = mlscore_policy(_model(tmp, objective), TargetWorkload.from_pods(wl.pods))
         config, conversion, _ = policy.bind(wl)
         sched = Scheduler(config, explain_messages=False)
     sched.add_nodes(build_nodes(wl.nodes))
@@ -84,7 +88,7 @@ def _clear(fwk: Framework, pods: list[PodInfo]) -> None:
         fwk.snapshot.remove_pod(pod)
 
 
-@pytest.mark.parametrize("profile", ["default", "mlscore", "mlscore-cold"])
+@pytest.mark.parametrize("profile", ["default", "mlscore", "mlscore-distilled", "mlscore-cold"])
 def test_scoring_cost_5000_nodes(
     benchmark: Any, profile: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
