@@ -36,7 +36,8 @@ NODE_FREE_VOLUMES = frozenset({"projected", "configMap", "secret", "downwardAPI"
 
 @dataclass(slots=True, eq=False)
 class ClassEntry:
-    """One equivalence class: a representative pod and, from its second sighting, the arrays."""
+    """One equivalence class: a representative pod and, from its second sighting (its first
+    when every node is filtered anyway), the arrays."""
 
     pod: PodInfo
     spec: dict[str, Any]

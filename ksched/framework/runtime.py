@@ -343,16 +343,18 @@ class Framework:
         """``find_feasible`` from per-class arrays patched on changed rows; None if not applicable.
 
         Applies when every active Filter plugin is ``node_local`` and the pod's
-        class was seen before; the feasible window is then cut from the
-        cached verdicts exactly as ``find_feasible`` would cut it.
+        class was seen before, or when every node must be filtered anyway (then
+        building the arrays costs what the uncached pass would); the feasible
+        window is then cut from the cached verdicts exactly as ``find_feasible``
+        would cut it.
         """
         at = self._active_at("filter_row", state.skip_filter_plugins)
         if not at.node_local:
             return None
-        entry = self.equivalence.lookup(pod)
-        if entry.seen < 2:
-            return None
         snap = self.snapshot
+        entry = self.equivalence.lookup(pod)
+        if entry.seen < 2 and num_to_find < snap.n:
+            return None
         m = snap.n
         active, names = at.plugins, at.names
         rows = None if entry.filters != names else _dirty_rows(snap, entry, entry.log_position)

@@ -418,9 +418,14 @@ class ClusterSnapshot:
         return info
 
     def _log(self, row: int) -> None:
-        if len(self.changed_rows) >= 4 * self.n + 1024:
-            self._trim_log()
-        self.changed_rows.append(row)
+        rows = self.changed_rows
+        if len(rows) >= 4 * self.n + 1024:
+            # Drop the older half only: cached classes seen since keep patching their rows
+            # instead of all rebuilding at once, as they would after a full trim.
+            half = len(rows) // 2
+            del rows[:half]
+            self.log_base += half
+        rows.append(row)
 
     def node_of(self, pod_key: str) -> str | None:
         return self.pod_nodes.get(pod_key)

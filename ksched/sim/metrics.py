@@ -31,7 +31,8 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Final
+from itertools import accumulate
+from typing import Final, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -54,6 +55,8 @@ __all__ = [
 ]
 
 MILLI: Final = 1000
+_K = TypeVar("_K")
+_V = TypeVar("_V")
 # FGD's typicalPodsConfig.podPopularityThreshold (95) as a fraction.
 DEFAULT_COVERAGE: Final = 0.95
 SERIES_COLUMNS: Final = (
@@ -162,16 +165,34 @@ class Fragmentation:
         self._cpu = self.cpu_sorted.tolist()
         self._prefix = self.prefix.tolist()
         self._access = self.access.tolist()
+        self._max_milli = int(self.milli.max(initial=0))
+        self._amounts: _Memo[tuple[tuple[int, ...], int, int], float] = _Memo()
+        self._after_share: _Memo[tuple[tuple[int, ...], int, int, int], dict[int, float]] = _Memo()
+
+    def _below(self, ranked: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """Per node and group: how many GPUs have less free share than the group asks, and
+        the sum of their shares, from each node's shares sorted ascending (nodes x GPUs).
+
+        One binary search over all nodes' shares laid end to end (offset per node), not
+        a nodes x groups x GPUs comparison.
+        """
+        n, width = ranked.shape
+        sums = np.zeros((n, width + 1), dtype=np.int64)
+        np.cumsum(ranked, axis=1, out=sums[:, 1:])
+        low = min(int(ranked.min(initial=0)), 0)
+        span = max(int(ranked.max(initial=0)), self._max_milli) - low + 1
+        offset = np.arange(n, dtype=np.int64)[:, None]
+        keys = (ranked + (offset * span - low)).ravel()
+        count = np.searchsorted(keys, self.milli + (offset * span - low)) - offset * width
+        return count, np.take_along_axis(sums, count, axis=1)
 
     def amount(
         self, left: NDArray[np.int64], cpu_free: NDArray[np.int64], model: NDArray[np.intp]
     ) -> NDArray[np.float64]:
         """Fragment (milli-GPU) of each node from its free share per GPU (nodes x GPUs)."""
         idle = left.sum(axis=1).astype(np.float64)
-        per_gpu = left[:, None, :]
-        need = self.milli[None, :, None]
-        hosts = (per_gpu >= need).sum(axis=2) >= self.num[None, :]
-        small = np.where(per_gpu < need, per_gpu, 0).sum(axis=2)
+        count, small = self._below(np.sort(left, axis=1))
+        hosts = left.shape[1] - count >= self.num
         fit_cpu = self.prefix[np.searchsorted(self.cpu_sorted, cpu_free, side="right")]
         usable = hosts & self.access[model]
         return np.asarray(
@@ -185,28 +206,115 @@ class Fragmentation:
         cpu_free: NDArray[np.int64],
         model: NDArray[np.intp],
         milli: int,
-    ) -> NDArray[np.float64]:
-        """``amount`` after ``milli`` more is taken from one GPU: column j takes it from GPU j.
+    ) -> tuple[NDArray[np.intp], NDArray[np.int64], NDArray[np.float64]]:
+        """``amount`` after one GPU gives ``milli`` more: (rows, shares, amounts).
 
-        FGD's score tries a GPU-sharing pod on every GPU of a node. Only that
-        GPU changes, so each group's GPU count with room and small-share sum
-        are patched instead of recomputed: nodes x groups x GPUs, not x GPUs^2.
-        ``cpu_free`` is the free CPU after the pod. Columns of GPUs without
-        ``milli`` free are meaningless; tests hold the rest equal to ``amount``.
+        FGD's score tries a GPU-sharing pod on every GPU of a node with room;
+        GPUs with equal free shares leave equal fragments, so each node is
+        tried once per distinct share of at least ``milli``: node ``rows[i]``
+        after a GPU with ``shares[i]`` free gives it (sorted by row, then
+        share). Only that GPU changes, so each group's GPU count with room and
+        small-share sum are patched instead of recomputed. ``cpu_free`` is the
+        free CPU after the pod. Tests hold the amounts equal to ``amount``.
         """
-        need = self.milli[None, :, None]
-        per_gpu = left[:, None, :]
-        fits = per_gpu >= need
-        small_each = np.where(fits, 0, per_gpu)
-        after = per_gpu - milli
-        fits_after = after >= need
-        hosts = fits.sum(axis=2)[:, :, None] - fits + fits_after
-        small = small_each.sum(axis=2)[:, :, None] - small_each + np.where(fits_after, 0, after)
-        idle = (left.sum(axis=1) - milli).astype(np.float64)[:, None]
-        fit_cpu = self.prefix[np.searchsorted(self.cpu_sorted, cpu_free, side="right")]
-        usable = (hosts >= self.num[None, :, None]) & self.access[model][:, :, None]
-        lost = (usable * fit_cpu[:, :, None] * (idle[:, None, :] - small)).sum(axis=1)
-        return np.asarray(idle * self.total_weight - lost, dtype=np.float64)
+        width = left.shape[1]
+        ranked = np.sort(left, axis=1)
+        count, below = self._below(ranked)
+        first = ranked >= milli
+        first[:, 1:] &= ranked[:, 1:] != ranked[:, :-1]
+        rows, cols = np.nonzero(first)
+        free = ranked[rows, cols][:, None]
+        after = free - milli
+        need = self.milli
+        hosts = width - count[rows] - (free >= need) + (after >= need)
+        small = below[rows] - np.where(free < need, free, 0) + np.where(after < need, after, 0)
+        idle = (left.sum(axis=1) - milli).astype(np.float64)[rows]
+        fit_cpu = self.prefix[np.searchsorted(self.cpu_sorted, cpu_free[rows], side="right")]
+        usable = (hosts >= self.num) & self.access[model[rows]]
+        terms = usable * fit_cpu * (idle[:, None] - small)
+        # The float sums of the former nodes x groups x GPUs form, kept so that scores do
+        # not move: numpy added its groups one after the other, pairwise when a GPU axis
+        # of length 1 collapsed.
+        lost = terms.sum(axis=1) if width == 1 else np.add.accumulate(terms, axis=1)[:, -1]
+        return rows, free[:, 0], np.asarray(idle * self.total_weight - lost, dtype=np.float64)
+
+    def amount_row(self, left: Sequence[int], cpu_free: int, model: int) -> float:
+        """``amount`` of one node (``left``: a row of its layout), equal to it bit for bit.
+
+        Plain Python for the few nodes a cached score patches per cycle, where
+        numpy's per-call overhead outweighs the work. The groups' terms are
+        added in numpy's order (``_numpy_sum``): float addition is not associative.
+        Memoised: nodes repeat a few layouts, and only the group weights that fit
+        the free CPU (one of ``len(cpu_sorted) + 1`` rows) matter of it.
+        """
+        key = (tuple(sorted(left)), bisect.bisect_right(self._cpu, cpu_free), model)
+        hit = self._amounts.get(key)
+        if hit is None:
+            hit = self._amounts[key] = self._amount_sorted(*key)
+        return hit
+
+    def _amount_sorted(self, ranked: tuple[int, ...], fit_index: int, model: int) -> float:
+        below = list(accumulate(ranked, initial=0))  # below[i]: sum of the i smallest shares
+        idle = float(below[-1])
+        width = len(ranked)
+        fit = self._prefix[fit_index]
+        access = self._access[model]
+        terms = [0.0] * len(self._groups)
+        for k, (milli, num) in enumerate(self._groups):
+            if access[k] and fit[k]:
+                small = bisect.bisect_left(ranked, milli)  # GPUs with less than milli free
+                if width - small >= num:
+                    terms[k] = fit[k] * (idle - below[small])
+        return idle * self.total_weight - _numpy_sum(terms)
+
+    def amount_after_share_row(
+        self, left: Sequence[int], cpu_free: int, model: int, milli: int
+    ) -> list[float | None]:
+        """``amount_after_share`` of one node per GPU, bit for bit; None for GPUs without room.
+
+        The same patching per distinct free share, and the groups added in the same
+        order; memoised as ``amount_row``.
+        """
+        key = (tuple(sorted(left)), bisect.bisect_right(self._cpu, cpu_free), model, milli)
+        hit = self._after_share.get(key)
+        if hit is None:
+            hit = self._after_share[key] = self._after_share_sorted(*key)
+        return [hit.get(free) for free in left]
+
+    def _after_share_sorted(
+        self, ranked: tuple[int, ...], fit_index: int, model: int, milli: int
+    ) -> dict[int, float]:
+        below = list(accumulate(ranked, initial=0))
+        width = len(ranked)
+        idle = float(below[-1] - milli)
+        base = idle * self.total_weight
+        fit = self._prefix[fit_index]
+        access = self._access[model]
+        groups = []  # (k, need, num, weight, hosts, small) of the groups that can count
+        for k, (need, num) in enumerate(self._groups):
+            if access[k] and fit[k]:
+                i = bisect.bisect_left(ranked, need)
+                groups.append((k, need, num, fit[k], width - i, below[i]))
+        add = _numpy_sum if width == 1 else _sequential_sum
+        amounts: dict[int, float] = {}
+        for free in set(ranked):
+            if free < milli:
+                continue
+            after = free - milli
+            terms = [0.0] * len(self._groups)
+            for k, need, num, weight, hosts, small in groups:
+                if free >= need:
+                    hosts -= 1
+                else:
+                    small -= free
+                if after >= need:
+                    hosts += 1
+                else:
+                    small += after
+                if hosts >= num:
+                    terms[k] = weight * (idle - small)
+            amounts[free] = base - add(terms)
+        return amounts
 
     def packed_amount(self, free: int, gpus: int, cpu_free: int, model: int) -> float:
         """``amount`` of one node in the packed layout of ``free`` idle milli on ``gpus`` GPUs.
@@ -227,6 +335,50 @@ class Fragmentation:
             if whole + (0 < milli <= part) >= num:
                 lost += fit[k] * (free - (part if part < milli else 0))
         return free * self.total_weight - lost
+
+
+class _Memo(dict[_K, _V]):
+    """A dict that forgets everything once it holds ``limit`` entries: bounded, no bookkeeping."""
+
+    limit: Final = 1 << 16
+
+    def __setitem__(self, key: _K, value: _V) -> None:
+        if len(self) >= self.limit:
+            self.clear()
+        super().__setitem__(key, value)
+
+
+def _numpy_sum(terms: Sequence[float]) -> float:
+    """``np.add.reduce`` of a contiguous float64 row, in numpy's order, for exact equality.
+
+    numpy's pairwise summation (``pairwise_sum`` in ``loops_utils.h.src``):
+    under 8 terms one after the other; up to 128 eight running sums combined
+    as a tree, the rest added after; beyond, halves (cut at a multiple of 8).
+    """
+    n = len(terms)
+    if n < 8:
+        return _sequential_sum(terms)
+    if n <= 128:
+        r = list(terms[:8])
+        i = 8
+        while i < n - n % 8:
+            for j in range(8):
+                r[j] += terms[i + j]
+            i += 8
+        total = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+        for x in terms[i:]:
+            total += x
+        return total
+    half = n // 2
+    half -= half % 8
+    return _numpy_sum(terms[:half]) + _numpy_sum(terms[half:])
+
+
+def _sequential_sum(terms: Iterable[float]) -> float:
+    total = 0.0
+    for x in terms:
+        total += x
+    return total
 
 
 def packed_layout(

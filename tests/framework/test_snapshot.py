@@ -131,3 +131,17 @@ def test_arrays_match_a_recount_after_any_sequence(sequence: list[tuple[str, int
     assert snap.min_pod_priority.tolist() == lowest
     nz_cpu = [sum(p.non_zero_cpu for p in info.pods.values()) for info in snap.nodes]
     assert snap.non_zero_requested[:, 0].tolist() == nz_cpu
+
+
+def test_a_full_change_log_drops_its_older_half_and_keeps_recent_positions_readable() -> None:
+    snap = ClusterSnapshot()
+    for i in range(2):
+        snap.add_node(_node(i))
+    cap = 4 * snap.n + 1024
+    for k in range(cap):
+        snap.add_pod(_pod(f"p{k}"), f"n{k % 2}")
+    recent = snap.log_position
+    snap.add_pod(_pod("last"), "n1")  # the log is full: the older half goes
+    assert snap.rows_changed_since(0) is None  # forgotten: a cache reading it must rebuild
+    assert snap.rows_changed_since(recent) == [1]
+    assert snap.rows_changed_since(recent - 2) == [0, 1, 1]

@@ -18,7 +18,7 @@ from ksched.config import load_config_text
 from ksched.framework.clock import SimClock
 from ksched.framework.cycle_state import CycleState
 from ksched.framework.handle import Handle
-from ksched.framework.plugins.gpushare import GpuShareState
+from ksched.framework.plugins.gpushare import GpuShareState, gpu_request
 from ksched.framework.plugins.gpushare.scenarios import gpu_node_json, gpu_pod_json, gpu_scenarios
 from ksched.framework.plugins.registry import default_registry
 from ksched.framework.pod_info import PodInfo
@@ -262,10 +262,87 @@ def test_fragment_after_one_gpu_share_equals_the_full_computation() -> None:
     cpu = rng.integers(0, 10000, size=50)
     model = rng.integers(0, 2, size=50).astype(np.intp)
     for milli in (100, 250, 500, 900):
-        fast = frag.amount_after_share(left, cpu, model, milli)
-        for j in range(8):
-            tried = left.copy()
-            tried[:, j] -= milli
-            slow = frag.amount(tried, cpu, model)
-            room = left[:, j] >= milli
-            np.testing.assert_allclose(fast[room, j], slow[room], rtol=0, atol=1e-9)
+        rows, shares, fast = frag.amount_after_share(left, cpu, model, milli)
+        tried = {(r, v) for r in range(len(left)) for v in left[r].tolist() if v >= milli}
+        assert sorted(zip(rows.tolist(), shares.tolist(), strict=True)) == sorted(tried)
+        for r, v, got in zip(rows.tolist(), shares.tolist(), fast.tolist(), strict=True):
+            after = left[r : r + 1].copy()
+            after[0, left[r].tolist().index(v)] -= milli
+            slow = frag.amount(after, cpu[r : r + 1], model[r : r + 1])[0]
+            np.testing.assert_allclose(got, slow, rtol=0, atol=1e-9)
+            per_gpu = frag.amount_after_share_row(
+                left[r].tolist(), int(cpu[r]), int(model[r]), milli
+            )
+            assert [x is not None for x in per_gpu] == (left[r] >= milli).tolist()
+            assert per_gpu[left[r].tolist().index(v)] == got  # bit for bit
+
+
+# -- row forms: the runtime patches cached classes through them, so they must agree exactly
+# Twelve GPU shapes: more than 8 groups, so the fragment's sum over groups takes numpy's
+# pairwise path, which the scalar form reproduces.
+MANY_SHAPES = {
+    "targetShapes": [
+        {"cpuMilli": 500 * (1 + i % 5), "gpuMilli": m, "gpuCount": 1, "weight": 1 + i}
+        for i, m in enumerate([50, 120, 230, 250, 330, 410, 470, 500, 650, 810, 900, 1000])
+    ]
+    + [
+        {"cpuMilli": 4000, "gpuMilli": 1000, "gpuCount": 2, "weight": 3},
+        {"cpuMilli": 8000, "gpuMilli": 1000, "gpuCount": 4, "gpuModels": ["T4"], "weight": 2},
+        {"cpuMilli": 2000, "weight": 5},
+    ]
+}
+
+
+def _random_pod(rng: np.random.Generator, name: str, node_name: str = "") -> dict[str, Any]:
+    kind = rng.integers(4)
+    cpu = f"{int(rng.integers(0, 6000))}m"
+    if kind == 0:
+        return pod_json(name, cpu=cpu, memory="1Gi", node_name=node_name)
+    if kind == 1:
+        return gpu_pod_json(name, 1000, int(rng.choice([1, 2, 4])), cpu=cpu, node_name=node_name)
+    milli = int(rng.choice([50, 100, 230, 250, 300, 470, 500, 650, 900]))
+    models = ("T4",) if kind == 3 else ()
+    return gpu_pod_json(name, milli, cpu=cpu, models=models, node_name=node_name)
+
+
+@pytest.mark.parametrize("gpus", [[1], [2], [1, 2, 4, 8]], ids=["one-gpu", "two-gpu", "mixed"])
+@pytest.mark.parametrize(
+    ("name", "args"),
+    [("FGDScore", MANY_SHAPES), ("FGDScore", FGD_SHAPES), ("BestFitScore", None)],
+    ids=["fgd-many", "fgd-few", "bestfit"],
+)
+def test_row_forms_equal_the_vectorised_forms_as_pods_bind(
+    name: str, args: Any, gpus: list[int]
+) -> None:
+    rng = np.random.default_rng(7)
+    nodes = [
+        gpu_node_json(f"n{i}", gpus[i % len(gpus)], ["T4", "V100"][i % 2], cpu=str(4 + 4 * (i % 5)))
+        for i in range(12)
+    ]
+    plugin, snap = build(name, nodes, [], args)
+    spec = default_registry()[name]
+    parsed = None if spec.args_type is None else spec.args_type.model_validate(args or {})
+    handle = Handle(snapshot=snap, clock=SimClock(), rng=np.random.default_rng(0))
+    gpu_filter: Any = default_registry()["OpenGpuShare"].factory(None, handle)
+    state = CycleState()
+    for step in range(60):
+        pod = PodInfo.from_pod(Pod.model_validate(_random_pod(rng, f"p{step}")))
+        fresh: Any = spec.factory(parsed, handle)  # no state carried over from earlier pods
+        want = fresh.score_nodes(state, pod, snap.all_nodes()).tolist()
+        assert [plugin.score_row(state, pod, info) for info in snap.nodes] == want
+        fits = gpu_filter.filter_nodes(state, pod, snap.all_nodes()).tolist()
+        assert [gpu_filter.filter_row(state, pod, info) == 0 for info in snap.nodes] == fits
+        if hasattr(plugin, "select_gpus") and any(fits):
+            request = gpu_request(pod)
+            row = fits.index(True)
+            if request is not None:
+                gpus_state = GpuShareState.of(snap)
+                assert plugin.select_gpus(pod, request, row, gpus_state) == fresh.select_gpus(
+                    pod, request, row, gpus_state
+                )
+        if any(fits):  # bind it where it fits, so the next pods see a changed cluster
+            target = snap.nodes[int(rng.choice(np.flatnonzero(fits)))].name
+            bound = Pod.model_validate(_random_pod(rng, f"b{step}", node_name=target))
+            bound_info = PodInfo.from_pod(bound)
+            if gpu_filter.filter_row(state, bound_info, snap[target]) == 0:
+                snap.add_pod(bound_info, target)

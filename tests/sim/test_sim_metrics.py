@@ -16,7 +16,7 @@ from ksched.sim import (
     discrete_by_arrived,
     packed_layout,
 )
-from ksched.sim.metrics import time_weighted_mean
+from ksched.sim.metrics import _numpy_sum, time_weighted_mean
 from ksched.traces.workload import GIB
 
 
@@ -96,6 +96,37 @@ def test_packed_amount_equals_the_vectorised_amount(
     vector = frag.amount(left, np.asarray([cpu_free]), np.asarray([model]))[0]
     scalar = frag.packed_amount(gpus * 1000 - used, gpus, cpu_free, model)
     assert scalar == pytest.approx(vector)
+
+
+# Fourteen GPU groups: more than 8, so numpy sums them pairwise.
+MANY = target(
+    *[(500 * (1 + i % 4), m, 1, (), 1.0 + i) for i, m in enumerate(range(60, 1000, 70))],
+    (4000, 1000, 2, ("A",), 2.0),
+    (1000, 0, 0, (), 3.0),
+)
+
+
+@pytest.mark.parametrize("width", [1, 2, 8])
+def test_scalar_amounts_equal_the_vectorised_ones_bit_for_bit(width: int) -> None:
+    rng = np.random.default_rng(5)
+    frag = Fragmentation(MANY, ["A", "B"])
+    left = rng.choice([0, 60, 130, 250, 400, 500, 770, 1000], size=(200, width)).astype(np.int64)
+    cpu = rng.integers(-500, 10_000, size=200)
+    model = rng.integers(0, 2, size=200).astype(np.intp)
+    vector = frag.amount(left, cpu, model).tolist()
+    rows_in = zip(left.tolist(), cpu.tolist(), model.tolist(), strict=True)
+    assert [frag.amount_row(r, c, m) for r, c, m in rows_in] == vector
+    rows, shares, after = frag.amount_after_share(left, cpu, model, 130)
+    for r, v, a in zip(rows.tolist(), shares.tolist(), after.tolist(), strict=True):
+        per_gpu = frag.amount_after_share_row(left[r].tolist(), int(cpu[r]), int(model[r]), 130)
+        assert per_gpu[left[r].tolist().index(v)] == a
+
+
+@pytest.mark.parametrize("n", [1, 7, 8, 9, 17, 128, 129, 300])
+def test_numpy_order_sum_equals_numpy(n: int) -> None:
+    rng = np.random.default_rng(n)
+    terms = (rng.random(n) * rng.integers(1, 10**6, n)).tolist()  # rounding at every add
+    assert _numpy_sum(terms) == np.add.reduce(np.asarray(terms))
 
 
 def test_target_workload_keeps_the_popular_shapes_covering_the_share() -> None:

@@ -36,13 +36,12 @@ from ksched.framework.interface import MAX_NODE_SCORE
 from ksched.framework.plugins.gpushare import (
     GpuRequest,
     GpuShareState,
-    NodeView,
     first_free,
     gpu_request,
 )
 from ksched.framework.pod_info import PodInfo
-from ksched.framework.resources import CPU
-from ksched.framework.snapshot import NodeSet
+from ksched.framework.resources import CPU, CPU_COL
+from ksched.framework.snapshot import NodeInfo, NodeSet
 from ksched.sim.metrics import DEFAULT_COVERAGE, Fragmentation, TargetWorkload
 
 __all__ = ["NAME", "FGDArgs", "FGDScore", "TargetShape", "new", "target_workload"]
@@ -123,6 +122,17 @@ def fgd_scores(delta: NDArray[np.float64]) -> NDArray[np.int64]:
     return np.trunc(MAX_NODE_SCORE / (1.0 + np.exp(-x))).astype(np.int64)
 
 
+def fgd_score(delta: float) -> int:
+    """``fgd_scores`` of one fragment decrease, equal to it bit for bit.
+
+    ``np.round(x, 6)`` is rint(x * 10**6) / 10**6 (numpy's ``PyArray_Round``);
+    ``round`` rounds half to even as rint does. The exponential stays numpy's, whose
+    SIMD loops need not agree with ``math.exp`` in the last bit.
+    """
+    x = round(delta * 10.0**_DECIMALS) / 10.0**_DECIMALS / 1000.0
+    return int(MAX_NODE_SCORE / (1.0 + float(np.exp(-x))))
+
+
 def packed_placement(free: NDArray[np.int64], request: GpuRequest) -> NDArray[np.int64]:
     """The layout after ``request`` takes the least-free GPUs that fit (``NodeResource.Sub``)."""
     order = np.argsort(free, axis=1, kind="stable")
@@ -134,6 +144,17 @@ def packed_placement(free: NDArray[np.int64], request: GpuRequest) -> NDArray[np
     return out
 
 
+def packed_placement_row(free: list[int], request: GpuRequest) -> list[int]:
+    """``packed_placement`` of one node's layout."""
+    out = list(free)
+    left = request.count
+    for g in sorted(range(len(free)), key=free.__getitem__):  # stable, as argsort there
+        if left and free[g] >= request.milli:
+            out[g] -= request.milli
+            left -= 1
+    return out
+
+
 class FGDScore:
     node_local = True  # the node's own CPU and GPU layout only
 
@@ -142,6 +163,11 @@ class FGDScore:
         self.gpus = GpuShareState.of(handle.snapshot)
         self._frag: Fragmentation | None = None
         self._models: list[str] = []
+        # F(n) of every node now, refreshed on the rows the snapshot logs as changed:
+        # a node's fragment is the same whichever pod is being scored.
+        self._before = np.zeros(0)
+        self._before_generation = -1
+        self._before_position = -1
 
     @property
     def name(self) -> str:
@@ -153,26 +179,87 @@ class FGDScore:
             self._frag = Fragmentation(self.target, self._models)
         return self._frag
 
-    def per_gpu_scores(self, view: NodeView, request: GpuRequest, cpu: int) -> NDArray[np.int64]:
-        """Score of placing a one-GPU share pod on each GPU (nodes x width; -1: no room)."""
+    def _fragments(self) -> NDArray[np.float64]:
+        """F(n) of every snapshot row, recomputed only where pods changed since the last call.
+
+        Sound for the reason the framework's per-class score cache is: every change
+        of a node's pods, hence of its free CPU and GPU shares, is in the snapshot's log.
+        """
+        gpus = self.gpus
+        gpus.sync()
+        snap = gpus.snapshot
+        changed = snap.rows_changed_since(self._before_position)
+        rows: NDArray[np.intp] | slice
+        if (
+            changed is None
+            or self._before_generation != snap.node_generation
+            or len(self._before) != snap.n
+        ):
+            rows = slice(0, snap.n)
+            self._before = np.zeros(snap.n)
+        elif changed:
+            rows = np.unique(np.asarray(changed, dtype=np.intp))
+        else:
+            return self._before
+        cpu_free = snap.allocatable[rows, CPU_COL] - snap.requested[rows, CPU_COL]
+        self._before[rows] = self._fragmentation().amount(
+            gpus.free[rows], cpu_free, gpus.model[rows]
+        )
+        self._before_generation = snap.node_generation
+        self._before_position = snap.log_position
+        return self._before
+
+    def per_gpu_scores(
+        self, row: int, request: GpuRequest, cpu_free: int, cpu: int, before: float | None = None
+    ) -> list[int]:
+        """Score of placing a one-GPU share pod on each GPU of snapshot row ``row`` (-1: no room).
+
+        ``cpu_free``: the node's free CPU before the pod, ``cpu`` the pod's CPU request;
+        ``before``: the node's fragment at ``cpu_free`` when known.
+        """
         frag = self._fragmentation()
-        before = frag.amount(view.free, view.cpu_free, view.model)
-        after = frag.amount_after_share(view.free, view.cpu_free - cpu, view.model, request.milli)
-        scores = fgd_scores(before[:, None] - after)
-        return np.where(view.free >= request.milli, scores, -1)
+        gpus = self.gpus
+        free: list[int] = gpus.free[row].tolist()
+        model = int(gpus.model[row])
+        if before is None:
+            before = frag.amount_row(free, cpu_free, model)
+        after = frag.amount_after_share_row(free, cpu_free - cpu, model, request.milli)
+        return [-1 if a is None else fgd_score(before - a) for a in after]
+
+    def score_row(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
+        """``score_nodes`` for one node in plain Python, for the few rows a cached class patches."""
+        if not pod.requests:
+            return MAX_NODE_SCORE
+        row = node.index
+        before = float(self._fragments()[row])
+        gpus = self.gpus
+        snap = gpus.snapshot
+        cpu_free = int(snap.allocatable[row, CPU_COL] - snap.requested[row, CPU_COL])
+        request = gpu_request(pod)
+        cpu = pod.non_zero_cpu
+        if request is not None and request.count == 1 and request.shares_a_gpu:
+            return max(max(self.per_gpu_scores(row, request, cpu_free, cpu, before)), 0)
+        frag = self._fragmentation()
+        free: list[int] = gpus.free[row].tolist()
+        model = int(gpus.model[row])
+        after_free = free if request is None else packed_placement_row(free, request)
+        return fgd_score(before - frag.amount_row(after_free, cpu_free - cpu, model))
 
     def score_nodes(self, state: CycleState, pod: PodInfo, nodes: NodeSet) -> NDArray[np.int64]:
         if not pod.requests:
             return np.full(len(nodes), MAX_NODE_SCORE, dtype=np.int64)
-        self.gpus.sync()
+        before = self._fragments()[nodes.idx]
         view = self.gpus.view(nodes)
         request = gpu_request(pod)
         cpu = pod.non_zero_cpu
-        if request is not None and request.count == 1 and request.shares_a_gpu:
-            best = self.per_gpu_scores(view, request, cpu).max(axis=1)
-            return np.asarray(np.maximum(best, 0), dtype=np.int64)
         frag = self._fragmentation()
-        before = frag.amount(view.free, view.cpu_free, view.model)
+        if request is not None and request.count == 1 and request.shares_a_gpu:
+            rows, _, after = frag.amount_after_share(
+                view.free, view.cpu_free - cpu, view.model, request.milli
+            )
+            best = np.zeros(len(nodes), dtype=np.int64)  # no GPU with room: 0
+            np.maximum.at(best, rows, fgd_scores(before[rows] - after))
+            return best
         after_free = view.free if request is None else packed_placement(view.free, request)
         after = frag.amount(after_free, view.cpu_free - cpu, view.model)
         return fgd_scores(before - after)
@@ -184,14 +271,16 @@ class FGDScore:
         count = int(state.gpus[row])
         if not (request.count == 1 and request.shares_a_gpu):
             return first_free(state.free[row], count, request.count)
-        view = state.view(state.snapshot.node_set(np.array([row], dtype=np.intp)))
-        if state.snapshot.pod_nodes.get(pod.key) is not None:
+        snap = state.snapshot
+        cpu_free = int(snap.allocatable[row, CPU_COL] - snap.requested[row, CPU_COL])
+        if snap.pod_nodes.get(pod.key) is not None:
             # Reserve runs after the pod is assumed; score the node as Score saw it.
-            view.cpu_free[0] += pod.requests.get(CPU, 0)
-        scores = self.per_gpu_scores(view, request, pod.non_zero_cpu)[0]
-        if scores.max() < 0:
+            cpu_free += pod.requests.get(CPU, 0)
+        scores = self.per_gpu_scores(row, request, cpu_free, pod.non_zero_cpu)
+        best = max(scores)
+        if best < 0:
             return None
-        return (int(np.argmax(scores)),)
+        return (scores.index(best),)
 
 
 def new(args: FGDArgs | None, handle: Any) -> FGDScore:

@@ -114,6 +114,20 @@ class OpenGpuShare:
         self.gpus.sync()
         return self.gpus.feasible(request, nodes.idx)
 
+    def filter_row(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
+        """``filter_nodes`` for one node, for the few rows a cached class patches."""
+        request = self._request(state, pod)
+        if request is None:
+            return 0
+        gpus = self.gpus
+        gpus.sync()
+        row = node.index
+        if request.models and gpus.models[int(gpus.model[row])] not in request.models:
+            return int(Code.UNSCHEDULABLE)
+        milli = request.milli
+        room = sum(1 for free in gpus.free[row].tolist() if free >= milli)
+        return 0 if room >= request.count else int(Code.UNSCHEDULABLE)
+
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
         """The per-node reference form, with the reason a node fails."""
         request = self._request(state, pod)
