@@ -161,6 +161,36 @@ def _pair_fits(
     return np.maximum(counts, 0)
 
 
+def _shared_fits(
+    free_cols: list[NDArray[np.int64]],
+    card_room: NDArray[np.int64],
+    cand: NDArray[np.intp],
+    demand: NDArray[np.int64],
+    num_gpu: NDArray[np.int64],
+    share_row: NDArray[np.intp],
+) -> NDArray[np.int64]:
+    """``_pair_fits`` for classes sharing one candidate array, as (class x candidate).
+
+    The node columns are gathered once for all classes instead of once per
+    pair (a batch builder gives every pod the same candidates when it keeps
+    all nodes).
+    """
+    counts = np.full((len(demand), len(cand)), _UNLIMITED, dtype=np.int64)
+    for r, column in enumerate(free_cols):
+        d = demand[:, r]
+        if not (d > 0).any():
+            continue
+        q = column[cand][None, :] // np.maximum(d, 1)[:, None]
+        q[d <= 0] = _UNLIMITED
+        np.minimum(counts, q, out=counts)
+    gpu = np.flatnonzero(num_gpu)
+    if len(gpu):
+        rooms = card_room[:, cand]
+        counts[gpu] = np.minimum(counts[gpu], rooms[share_row[gpu]] // num_gpu[gpu, None])
+    out: NDArray[np.int64] = np.maximum(counts, 0)
+    return out
+
+
 def _cheapest(
     owner: NDArray[np.int64],
     cost: NDArray[np.int64],
@@ -247,15 +277,25 @@ def _class_arcs(
         stop = max(start + 1, int(np.searchsorted(ends, base + _CHUNK_PAIRS, side="right")))
         chunk = reps[start:stop]
         if int(ends[stop - 1]) > base:
-            cand = np.concatenate([problem.candidates[p] for p in chunk]).astype(np.intp)
             score = np.concatenate([problem.scores[p] for p in chunk]).astype(np.int64)
             owner = np.repeat(np.arange(start, stop, dtype=np.int64), lengths[start:stop])
-            fit = _pair_fits(
-                free_cols, card_room, cand, lengths[start:stop], demand[start:stop],
-                num_gpu[start:stop], share_row[start:stop],
-            )  # fmt: skip
-            fit = np.minimum(fit, count[owner])
-            np.maximum.at(node_cap, cand, fit)
+            shared = problem.candidates[chunk[0]]
+            if all(problem.candidates[p] is shared for p in chunk[1:]):
+                block = _shared_fits(
+                    free_cols, card_room, shared.astype(np.intp), demand[start:stop],
+                    num_gpu[start:stop], share_row[start:stop],
+                )  # fmt: skip
+                block = np.minimum(block, count[start:stop, None])
+                np.maximum.at(node_cap, shared, block.max(axis=0))
+                cand, fit = np.tile(shared.astype(np.intp), stop - start), block.ravel()
+            else:
+                cand = np.concatenate([problem.candidates[p] for p in chunk]).astype(np.intp)
+                fit = _pair_fits(
+                    free_cols, card_room, cand, lengths[start:stop], demand[start:stop],
+                    num_gpu[start:stop], share_row[start:stop],
+                )  # fmt: skip
+                fit = np.minimum(fit, count[owner])
+                np.maximum.at(node_cap, cand, fit)
             cost = top - score
             keep = fit > 0
             if slack is not None:

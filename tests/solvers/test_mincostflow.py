@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 import numpy as np
@@ -158,3 +159,30 @@ def test_cheapest_arcs_do_not_depend_on_the_cost_scale() -> None:
     small = mincostflow._cheapest(owner, cost, fit, target)
     huge = mincostflow._cheapest(owner, cost * (1 << 58), fit, target)  # the lexsort path
     assert small.any() and (small == huge).all()
+
+
+@pytest.mark.parametrize("chunk", [None, 30], ids=["one-chunk", "chunked"])
+@pytest.mark.parametrize("seed", range(4))
+def test_shared_candidates_equal_the_plain_loop(
+    seed: int, chunk: int | None, make_problem: MakeProblem, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Classes given one candidate array (all nodes, as a batch builder shares it)."""
+    if chunk is not None:
+        monkeypatch.setattr(mincostflow, "_CHUNK_PAIRS", chunk)
+    base = make_problem(seed, nodes=12, pods=80, cards=4, classes=7)
+    everyone = np.arange(base.n_nodes, dtype=np.intp)[::-1].copy()  # not sorted, on purpose
+    rng = np.random.default_rng(seed)
+    shapes = [rng.integers(0, 100, base.n_nodes).astype(np.int64) for _ in range(3)]
+    problem = dataclasses.replace(
+        base,
+        candidates=[everyone] * base.n_pods,
+        scores=[shapes[p % 3] for p in range(base.n_pods)],
+    )
+    classes, reps = pod_classes(problem)
+    for slack in (None, 2):
+        net = build_flow_network(problem, classes, reps, slack=slack)
+        arcs = net.class_node_arcs
+        got = (net.arc_class.tolist(), net.arc_target.tolist(), net.capacity[arcs].tolist(),
+               net.cost[arcs].tolist())  # fmt: skip
+        assert got == _reference_arcs(problem, classes, reps, slack)
+    validate_assignment(problem, solve_flow(problem))
