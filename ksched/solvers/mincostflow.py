@@ -27,8 +27,10 @@ pending pods enter the next network. Backends: OR-Tools'
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Final, Literal
+from functools import partial
+from typing import Any, Final, Literal
 
 import networkx as nx
 import numpy as np
@@ -128,65 +130,46 @@ def _card_room(gpu_free: NDArray[np.int64], millis: NDArray[np.int64]) -> NDArra
     return table
 
 
+Spread = Callable[[NDArray[Any]], NDArray[Any]]
+
+
+def _as_column(values: NDArray[Any]) -> NDArray[Any]:
+    return values[:, None]
+
+
 def _pair_fits(
     free_cols: list[NDArray[np.int64]],
     card_room: NDArray[np.int64],
     cand: NDArray[np.intp],
-    lengths: NDArray[np.int64],
+    spread: Spread,
     demand: NDArray[np.int64],
     num_gpu: NDArray[np.int64],
     share_row: NDArray[np.intp],
 ) -> NDArray[np.int64]:
     """How many pods of its class each (class, node) pair's node could hold alone.
 
-    Class ``c`` (rows of ``demand``, ``num_gpu``, ``share_row``: its row of
-    ``card_room``) owns the next ``lengths[c]`` entries of ``cand``. A
-    dimension the class does not ask for does not limit it (capped at 2**30,
-    more than any class holds). One column at a time keeps the temporaries
-    small.
+    Classes are rows of ``demand``, ``num_gpu`` and ``share_row`` (their row
+    of ``card_room``); ``spread`` lays such a per-class array out like the
+    pairs. Either each class owns the next stretch of ``cand`` (pairs flat,
+    ``spread`` repeats by stretch length), or the classes share ``cand``
+    (pairs class x candidate, ``spread`` makes a column): the node columns
+    are then gathered once for all classes. A dimension a class does not
+    ask for does not limit it (capped at 2**30, more than any class holds).
     """
-    counts = np.full(len(cand), _UNLIMITED, dtype=np.int64)
+    k = spread(num_gpu)
+    counts = np.full(np.broadcast_shapes(k.shape, cand.shape), _UNLIMITED, dtype=np.int64)
     for r, column in enumerate(free_cols):
         d = demand[:, r]
         if not (d > 0).any():
             continue
-        q = column[cand] // np.repeat(np.maximum(d, 1), lengths)
-        q[np.repeat(d <= 0, lengths)] = _UNLIMITED
+        q = column[cand] // spread(np.maximum(d, 1))
+        q[np.broadcast_to(spread(d <= 0), q.shape)] = _UNLIMITED
         np.minimum(counts, q, out=counts)
-    k = np.repeat(num_gpu, lengths)
-    gpu = np.flatnonzero(k)
-    if len(gpu):
-        shares = card_room[np.repeat(share_row, lengths)[gpu], cand[gpu]]
-        counts[gpu] = np.minimum(counts[gpu], shares // k[gpu])
-    return np.maximum(counts, 0)
-
-
-def _shared_fits(
-    free_cols: list[NDArray[np.int64]],
-    card_room: NDArray[np.int64],
-    cand: NDArray[np.intp],
-    demand: NDArray[np.int64],
-    num_gpu: NDArray[np.int64],
-    share_row: NDArray[np.intp],
-) -> NDArray[np.int64]:
-    """``_pair_fits`` for classes sharing one candidate array, as (class x candidate).
-
-    The node columns are gathered once for all classes instead of once per
-    pair (a batch builder gives every pod the same candidates when it keeps
-    all nodes).
-    """
-    counts = np.full((len(demand), len(cand)), _UNLIMITED, dtype=np.int64)
-    for r, column in enumerate(free_cols):
-        d = demand[:, r]
-        if not (d > 0).any():
-            continue
-        q = column[cand][None, :] // np.maximum(d, 1)[:, None]
-        q[d <= 0] = _UNLIMITED
-        np.minimum(counts, q, out=counts)
-    gpu = np.flatnonzero(num_gpu)
-    if len(gpu):
-        rooms = card_room[:, cand]
-        counts[gpu] = np.minimum(counts[gpu], rooms[share_row[gpu]] // num_gpu[gpu, None])
+    if (num_gpu > 0).any():
+        where = spread(share_row) * card_room.shape[1] + cand  # one flat gather in both layouts
+        shares = card_room.ravel().take(where) // np.maximum(k, 1)
+        shares[np.broadcast_to(k <= 0, shares.shape)] = _UNLIMITED
+        np.minimum(counts, shares, out=counts)
     out: NDArray[np.int64] = np.maximum(counts, 0)
     return out
 
@@ -281,9 +264,9 @@ def _class_arcs(
             owner = np.repeat(np.arange(start, stop, dtype=np.int64), lengths[start:stop])
             shared = problem.candidates[chunk[0]]
             if all(problem.candidates[p] is shared for p in chunk[1:]):
-                block = _shared_fits(
-                    free_cols, card_room, shared.astype(np.intp), demand[start:stop],
-                    num_gpu[start:stop], share_row[start:stop],
+                block = _pair_fits(
+                    free_cols, card_room, shared.astype(np.intp), _as_column,
+                    demand[start:stop], num_gpu[start:stop], share_row[start:stop],
                 )  # fmt: skip
                 block = np.minimum(block, count[start:stop, None])
                 np.maximum.at(node_cap, shared, block.max(axis=0))
@@ -291,8 +274,8 @@ def _class_arcs(
             else:
                 cand = np.concatenate([problem.candidates[p] for p in chunk]).astype(np.intp)
                 fit = _pair_fits(
-                    free_cols, card_room, cand, lengths[start:stop], demand[start:stop],
-                    num_gpu[start:stop], share_row[start:stop],
+                    free_cols, card_room, cand, partial(np.repeat, repeats=lengths[start:stop]),
+                    demand[start:stop], num_gpu[start:stop], share_row[start:stop],
                 )  # fmt: skip
                 fit = np.minimum(fit, count[owner])
                 np.maximum.at(node_cap, cand, fit)
