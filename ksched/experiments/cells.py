@@ -36,6 +36,7 @@ import numpy as np
 import yaml
 
 from ksched.config import KubeSchedulerConfiguration, load_config_text
+from ksched.experiments.batch_policy import BatchPlacement, PolicyDocuments, split_policy
 from ksched.framework.plugins.names import OPEN_GPU_SHARE
 from ksched.scheduler.scheduler import TieBreak
 from ksched.sim import ArrivalReplay, PodConversion, TargetWorkload, discrete_by_arrived
@@ -92,7 +93,12 @@ def workload_name(text: str) -> str:
 
 @dataclass(frozen=True)
 class Policy:
-    """A scheduler profile by name: the YAML text and its digest (a result records which ran)."""
+    """A scheduler profile by name: the YAML text and its digest (a result records which ran).
+
+    The text may add a ``BatchPlacement`` document after the configuration
+    (``ksched.experiments.batch_policy``): the cell then places windows of
+    pods with a solver.
+    """
 
     name: str
     text: str
@@ -102,13 +108,21 @@ class Policy:
     def sha256(self) -> str:
         return hashlib.sha256(self.text.encode()).hexdigest()
 
+    @property
+    def documents(self) -> PolicyDocuments:
+        return split_policy(self.text)
+
     def config(self) -> KubeSchedulerConfiguration:
-        return load_config_text(self.text, self.source)
+        return load_config_text(self.documents.config, self.source)
+
+    def batch(self) -> BatchPlacement | None:
+        """The ``BatchPlacement`` document: a batch (solver) policy; None: one pod at a time."""
+        return self.documents.batch_placement(self.source)
 
     def bind(self, workload: Workload) -> tuple[KubeSchedulerConfiguration, PodConversion, bool]:
         """The configuration for replaying ``workload``, the pod conversion, and whether a
         target workload was inlined (see the module docstring)."""
-        data: Any = yaml.safe_load(self.text)
+        data: Any = yaml.safe_load(self.documents.config)
         profiles = (data.get("profiles") or []) if isinstance(data, dict) else []
         gpu_share = inlined = False
         for profile in profiles:
@@ -253,6 +267,23 @@ def load_workload(variant: str, trace_dir: str | Path | None = None) -> Workload
     return _cached_workload(workload_name(variant), None if trace_dir is None else str(trace_dir))
 
 
+def _bound(wl: Workload, cell: Cell) -> dict[str, Any]:
+    """The offline upper bound on GPU allocation for the cell's tuned pods (a batch cell
+    reports its result against it): the same tuning as the replay's, by the cell's seed."""
+    from ksched.sim.tuning import tune_pods
+    from ksched.solvers import allocation_bound
+
+    capacity = 1000 * int(wl.nodes.gpu_count.sum())
+    tuned = tune_pods(wl.pods, cell.tune, capacity, np.random.default_rng(cell.seed))
+    b = allocation_bound(wl.nodes, wl.pods, tuned.rows)
+    return {
+        "bound_ilp_pct": b.ilp_pct,
+        "bound_lp_pct": b.lp_pct,
+        "bound_ilp_optimal": b.ilp_optimal,
+        "bound_requested_pct": b.requested_pct,
+    }
+
+
 def _finite(value: float) -> float | None:
     return float(value) if math.isfinite(value) else None
 
@@ -265,21 +296,31 @@ def run_cell(
 ) -> CellRecord:
     """Replay one cell; ``workload`` defaults to the openb list named by the cell.
 
-    Deterministic per cell: the seed drives tuning, shuffling and node order.
+    Deterministic per cell: the seed drives tuning, shuffling and node order
+    (and CP-SAT's search, single-threaded, for a batch policy; its time budget
+    can still cut a search short at different points on a loaded machine).
     """
     if policy.name != cell.policy:
         raise ValueError(f"policy {policy.name!r} does not match cell {cell.label()}")
     wl = workload if workload is not None else load_workload(cell.workload, trace_dir)
     config, conversion, inlined = policy.bind(wl)
-    result = ArrivalReplay(
-        wl,
-        config=config,
-        conversion=conversion,
-        label=cell.policy,
-        seed=cell.seed,
-        tie_break=cell.tie_break,
-        tune=cell.tune,
-    ).run()
+    batch = policy.batch()
+    common: dict[str, Any] = {
+        "config": config,
+        "conversion": conversion,
+        "label": cell.policy,
+        "seed": cell.seed,
+        "tie_break": cell.tie_break,
+        "tune": cell.tune,
+    }
+    bound: dict[str, Any] = {}
+    if batch is None:
+        result = ArrivalReplay(wl, **common).run()
+    else:
+        from ksched.solvers import BatchArrivalReplay
+
+        result = BatchArrivalReplay(wl, **common, **batch.replay_arguments()).run()
+        bound = _bound(wl, cell)
     curves = discrete_by_arrived(result.series, tuple(CURVES))
     grid = curves.reindex(np.arange(ARRIVED_MAX + 1))
     out: dict[str, list[float | None]] = {"arrived": [float(i) for i in grid.index]}
@@ -299,6 +340,7 @@ def run_cell(
             "cluster_gpus": int(wl.nodes.gpu_count.sum()),
             "workload_pods": len(wl.pods),
             "target_inlined": inlined,
+            **bound,
         },
         timing=timing,
     )

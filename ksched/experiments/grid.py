@@ -54,6 +54,7 @@ POLICY_TITLES: Final = {
     "gpupacking": "GpuPacking",
     "bestfit": "BestFit",
     "fgd": "FGD",
+    "cpsat-fgd": "CP-SAT + FGD",
 }
 # FILELIST of the simulator's generate_run_scripts.py: 17 workloads.
 PAPER_WORKLOADS: Final = (
@@ -167,6 +168,7 @@ def check_policies(
             try:
                 config = policy.config() if workload is None else policy.bind(workload)[0]
                 Scheduler(config, tie_break=tie_break)
+                policy.batch()
             except ConfigError:
                 raise  # it names the file, line and field already
             except ValueError as exc:

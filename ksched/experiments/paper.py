@@ -41,6 +41,7 @@ from ksched.experiments.paper_format import (
     save_figure,
 )
 from ksched.experiments.paper_learned import LEARNED_FIGURES, learned_parts
+from ksched.experiments.paper_solvers import SOLVER_FIGURES, is_batch, solver_parts
 from ksched.experiments.store import iter_records
 
 __all__ = ["FIGURES", "MATCH_PP", "PaperBuild", "PaperError", "build_paper", "literal_numbers"]
@@ -164,6 +165,7 @@ class _Data:
     curves: pd.DataFrame
     tune: float
     records: list[CellRecord]
+    batch: list[CellRecord]
 
     def main(self, workload: str | None = None, tie_break: str = MAIN_TIE_BREAK) -> pd.DataFrame:
         t = self.table
@@ -193,12 +195,15 @@ def _load(results: Path) -> _Data:
         records = list(iter_records(results))
     except ValueError as exc:
         raise PaperError(str(exc)) from None
+    # Batch (solver) policies have their own section; the rest compares one-pod policies.
+    batch = [r for r in records if is_batch(r)]
+    records = [r for r in records if not is_batch(r)]
     if not records:
         raise PaperError(f"{results}: no cell records")
     runs = runs_frame(records)
     tunes = sorted(set(runs["tune"]))
     tune = DEFAULT_TUNE if DEFAULT_TUNE in tunes else tunes[0]
-    return _Data(runs, summary_table(runs), mean_curves(records), tune, records)
+    return _Data(runs, summary_table(runs), mean_curves(records), tune, records, batch)
 
 
 def _published(d: _Data, figures: Path, tables: Path) -> dict[str, str]:
@@ -465,11 +470,12 @@ def build_paper(results: Path, out: Path, template: Path) -> PaperBuild:
         lambda: _tiebreak(d, figures, tables),
         lambda: _cost(d),
         lambda: learned_parts(results, figures, tables),
+        lambda: solver_parts(d.batch, d.records, d.tune, figures, tables),
     ]
     values: dict[str, str] = {}
     for part in parts:
         values.update(part())
-    for name in (*FIGURES, *LEARNED_FIGURES):
+    for name in (*FIGURES, *LEARNED_FIGURES, *SOLVER_FIGURES):
         values[f"fig_{name}"] = f"figures/{name}.png"
     d.table.to_csv(tables / "grid.csv", index=False)
     text = _fill(source, values, str(template))
@@ -480,7 +486,7 @@ def build_paper(results: Path, out: Path, template: Path) -> PaperBuild:
     return PaperBuild(
         html=html_path,
         markdown=md_path,
-        figures=tuple(figures / f"{n}.png" for n in (*FIGURES, *LEARNED_FIGURES)),
+        figures=tuple(figures / f"{n}.png" for n in (*FIGURES, *LEARNED_FIGURES, *SOLVER_FIGURES)),
         tables=tuple(sorted(tables.glob("*.csv"))),
     )
 

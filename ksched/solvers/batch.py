@@ -266,13 +266,24 @@ class BatchPlacer:
         restrict, status = fwk.run_pre_filter(state, pod)
         if status is not None or snap.n == 0:
             return none
-        rows = fwk.find_feasible(state, pod, restrict, None, 0).feasible
+        # The scheduler's per-class arrays when it keeps them (same verdicts and raw scores,
+        # patched on the rows that changed since the class was last seen).
+        sched = self.scheduler
+        cached = sched.equivalence_cache and restrict is None and len(sched.nominator) == 0
+        outcome = fwk.find_feasible_cached(state, pod, snap.n, 0) if cached else None
+        if outcome is None:
+            cached = False
+            outcome = fwk.find_feasible(state, pod, restrict, None, 0)
+        rows = outcome.feasible
         if not len(rows):
             return none
         nodes = NodeSet(snap, rows)
         if fwk.run_pre_score(state, pod, nodes) is not None:
             return none
-        return rows.astype(np.intp), fwk.run_score(state, pod, nodes).total.astype(np.int64)
+        scores = fwk.run_score_cached(state, pod, nodes) if cached else None
+        if scores is None:
+            scores = fwk.run_score(state, pod, nodes)
+        return rows.astype(np.intp), scores.total.astype(np.int64)
 
     # -- solving and committing ---------------------------------------------------------
     def solve(self, problem: PlacementProblem, dry_run: Assignment) -> Assignment:

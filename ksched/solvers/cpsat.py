@@ -59,25 +59,25 @@ def solve_cpsat(
     terms: list[tuple[int, Any]] = []
     derived: list[tuple[Any, list[Any]]] = []  # (indicator, the variables that switch it on)
     for p in range(problem.n_pods):
-        demand = problem.demand[p]
         k, milli = int(problem.num_gpu[p]), int(problem.gpu_milli[p])
+        cand = problem.candidates[p]
+        # Which candidates can hold the pod now, for all of them at once.
+        fits = ~(problem.demand[p] > problem.free[cand]).any(axis=1)
+        room = problem.gpu_free[cand] >= milli if k else None
+        if room is not None:
+            fits &= room.sum(axis=1) >= k
         row: list[Any] = []
-        for c, n in enumerate(problem.candidates[p].tolist()):
-            if (demand > problem.free[n]).any():
-                continue
-            cards = np.flatnonzero(problem.gpu_free[n] >= milli) if k else np.zeros(0, np.intp)
-            if len(cards) < k:
-                continue
+        placed = objective.placed * int(problem.value[p])
+        for c in np.flatnonzero(fits).tolist():
+            n = int(cand[c])
             var = model.new_bool_var(f"x{p}_{n}")
             x[p, n] = var
             row.append(var)
             by_node[n].append(p)
-            weight = objective.placed * int(problem.value[p])
-            weight += objective.score * int(problem.scores[p][c])
-            terms.append((weight, var))
-            if k:
+            terms.append((placed + objective.score * int(problem.scores[p][c]), var))
+            if room is not None:
                 zs = []
-                for g in cards.tolist():
+                for g in np.flatnonzero(room[c]).tolist():
                     zv = model.new_bool_var(f"z{p}_{n}_{g}")
                     z[p, n, g] = zv
                     zs.append(zv)
@@ -125,8 +125,10 @@ def solve_cpsat(
             values[var] = int(greedy.node[p]) == n and g in greedy.gpus[p]
         for indicator, members in derived:
             values[indicator] = any(values[v] for v in members)
-        for var, value in values.items():
-            model.add_hint(var, value)
+        # Straight into the proto: one add_hint call per variable costs more than the solve.
+        given: Any = model.proto.solution_hint  # (the stubs type this message field as bool)
+        given.vars.extend(var.index for var in values)
+        given.values.extend(int(v) for v in values.values())
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = time_limit
     solver.parameters.num_workers = workers

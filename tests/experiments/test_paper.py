@@ -40,7 +40,7 @@ def test_every_figure_is_written_and_shown(built: Path) -> None:
 
 def test_every_table_is_written(built: Path) -> None:
     names = sorted(p.name for p in (built / "tables").iterdir())
-    assert names == ["grid.csv", "published.csv", "tiebreak.csv", "workloads.csv"]
+    assert names == ["grid.csv", "published.csv", "solvers.csv", "tiebreak.csv", "workloads.csv"]
 
 
 def test_no_template_is_left_unfilled(built: Path) -> None:

@@ -122,3 +122,28 @@ def test_bad_parameters_are_refused() -> None:
         BatchPlacer(sched, top_k=0)
     with pytest.raises(ValueError, match="profile 'nope' is not in the scheduler"):
         BatchPlacer(sched, profile="nope")
+
+
+def test_cached_candidates_equal_the_plain_pass() -> None:
+    """The placer reads the scheduler's per-class cache when it keeps one: same candidates and
+    scores, window after window, as filtering and scoring every node afresh."""
+
+    def windows(cache: bool) -> list[tuple[list[list[int]], list[list[int]]]]:
+        sched, pods = _cluster(12, 160, seed=4)
+        sched.equivalence_cache = cache
+        placer = BatchPlacer(sched, solver="greedy", order="arrival", top_k=4)
+        out = []
+        for start in range(0, len(pods), 40):
+            window = pods[start : start + 40]
+            for pod in window:
+                sched.add_pod(pod)
+            outcome = placer.place(window)
+            problem = outcome.problem
+            out.append(
+                ([c.tolist() for c in problem.candidates], [s.tolist() for s in problem.scores])
+            )
+        return out
+
+    cached, plain = windows(True), windows(False)
+    assert cached == plain
+    assert any(any(c) for c, _ in cached)
