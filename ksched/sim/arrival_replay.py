@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import gc
 import time
+from dataclasses import replace
 from typing import ClassVar, Unpack
 
 import numpy as np
@@ -35,7 +36,7 @@ from ksched.sim.metrics import ClusterMetrics, NodeUtilRecorder, SeriesRecorder,
 from ksched.sim.objects import build_nodes
 from ksched.sim.result import ReplayResult
 from ksched.sim.tuning import TunedPods, gpu_request_milli, tune_pods
-from ksched.traces.workload import Workload
+from ksched.traces.workload import PodTable, Workload
 
 __all__ = ["ArrivalReplay", "fgd_node_names"]
 
@@ -48,6 +49,15 @@ def fgd_node_names(names: NDArray[np.object_], seed: int) -> tuple[NDArray[np.in
     return order, [f"{p:0{width}d}-{names[i]}" for p, i in zip(perm, order, strict=True)]
 
 
+def _largest_first(pods: PodTable, tuned: TunedPods) -> TunedPods:
+    """``tuned`` reordered by decreasing GPU milli, then CPU milli (stable: ties keep the
+    arrival order)."""
+    rows = tuned.rows
+    gpu = gpu_request_milli(pods)[rows]
+    order = np.lexsort((-pods.cpu_milli[rows].astype(np.int64), -gpu))
+    return replace(tuned, rows=rows[order], names=np.asarray(tuned.names)[order])
+
+
 class ArrivalReplay(InProcessReplay):
     """One profile, one seed, one pass of arrivals. Keyword parameters only.
 
@@ -57,7 +67,11 @@ class ArrivalReplay(InProcessReplay):
     ``"smallest-name"``), from ``node_order_seed`` (default: ``seed``).
     ``percentage_of_nodes_to_score`` replaces the configuration's global
     value, as the paper's simulator sets 100 for every run (None keeps the
-    configuration's). ``observer(replay)`` is called after every pod.
+    configuration's). ``largest_first``: after tuning, place the pods by
+    decreasing GPU request, then CPU request: an offline first-fit-decreasing
+    order, not the protocol's (it sees every pod in advance), whose result is
+    a feasible offline placement, a lower end for the offline optimum.
+    ``observer(replay)`` is called after every pod.
 
     Subclasses change how arrived pods are placed by overriding ``_schedule``.
     """
@@ -74,6 +88,7 @@ class ArrivalReplay(InProcessReplay):
         rename_nodes: bool | None = None,
         node_order_seed: int | None = None,
         percentage_of_nodes_to_score: int | None = 100,
+        largest_first: bool = False,
         **options: Unpack[ReplayOptions],
     ) -> None:
         check(self.owner, "tune", tune, bool(np.isfinite(tune)), "a finite number")
@@ -87,6 +102,7 @@ class ArrivalReplay(InProcessReplay):
         self.rename_nodes = smallest_name if rename_nodes is None else rename_nodes
         self.node_order_seed = self.seed if node_order_seed is None else node_order_seed
         self.percentage_of_nodes_to_score = percentage_of_nodes_to_score
+        self.largest_first = largest_first
         self.arrived = self.placed = self.failed = 0
 
     def counts(self) -> dict[str, int]:
@@ -105,6 +121,8 @@ class ArrivalReplay(InProcessReplay):
         capacity = 1000 * int(wl.nodes.gpu_count.sum())
         rng = np.random.default_rng(self.seed)
         tuned = tune_pods(wl.pods, self.tune, capacity, rng, shuffle=self.shuffle)
+        if self.largest_first:
+            tuned = _largest_first(wl.pods, tuned)
         if self.rename_nodes:
             order, node_names = fgd_node_names(wl.nodes.name, self.node_order_seed)
         else:
@@ -221,6 +239,7 @@ class ArrivalReplay(InProcessReplay):
             "tune_total_before_milli": tuned.total_before_milli,
             "tune_total_after_milli": tuned.total_after_milli,
             "shuffle": self.shuffle,
+            "largest_first": self.largest_first,
             "renamed_nodes": self.rename_nodes,
             "node_order_seed": self.node_order_seed,
             "coverage": self.coverage,

@@ -86,6 +86,8 @@ def test_a_batch_cell_places_windows_and_records_the_bound(batch_record: CellRec
     # Every placement is within the offline bound, which is at most full allocation.
     assert batch_record.value_at("alloc") <= meta["bound_ilp_pct"] + 1e-6
     assert meta["bound_ilp_pct"] <= meta["bound_lp_pct"] + 1e-6 <= 100.0 + 1e-6
+    # A feasible offline placement lies below the bound.
+    assert 0 < meta["offline_largest_first_pct"] <= meta["bound_ilp_pct"] + 1e-6
 
 
 def test_the_paper_keeps_batch_policies_in_their_own_section(

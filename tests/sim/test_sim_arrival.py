@@ -70,6 +70,21 @@ def test_a_pod_that_does_not_fit_is_dropped_after_one_attempt() -> None:
     assert result.series["cpu_alloc_pct"].tolist() == [50.0, 50.0, 100.0]
 
 
+def test_largest_first_places_the_same_pods_by_decreasing_request() -> None:
+    wl = workload(nodes([4000]), pods([2000, 3000, 2000]))
+    result = ArrivalReplay(wl, tune=0, shuffle=False, largest_first=True).run()
+    assert result.pods[["name", "failed", "node"]].values.tolist() == [
+        ["p1", False, "n0"],  # the biggest request goes first, then ties in arrival order
+        ["p0", True, ""],
+        ["p2", True, ""],
+    ]
+    arrival = ArrivalReplay(small(), seed=2).run()
+    offline = ArrivalReplay(small(), seed=2, largest_first=True).run()
+    assert sorted(offline.pods["name"]) == sorted(arrival.pods["name"])  # same tuned pods
+    gpu = (offline.pods["num_gpu"] * offline.pods["gpu_milli"]).to_numpy()
+    assert (np.diff(gpu) <= 0).all() and gpu[0] > gpu[-1]
+
+
 @pytest.mark.parametrize(
     ("extended", "placed"), [(True, 2), (False, 3)], ids=["converted", "annotations-only"]
 )
