@@ -146,6 +146,21 @@ def test_integers_round_trip_through_format_and_parse(amount: int, fmt: Quantity
     assert parse_quantity(format_quantity(amount, fmt)) == amount
 
 
+@given(
+    digits=st.integers(min_value=0, max_value=10**25),
+    zeros=st.integers(min_value=0, max_value=3),
+    suffix=st.sampled_from(
+        ["", "n", "u", "m", "k", "M", "G", "T", "P", "E", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"]
+    ),
+)
+def test_digits_and_a_suffix_parse_as_the_general_path(
+    digits: int, zeros: int, suffix: str
+) -> None:
+    # A fraction part sends the same value through the general parser.
+    plain = "0" * zeros + str(digits) + suffix
+    assert parse_quantity(plain) == parse_quantity(f"{digits}.0{suffix}")
+
+
 @given(nanos=st.integers(min_value=-(10**15), max_value=10**15))
 def test_nano_multiples_round_trip(nanos: int) -> None:
     amount = Fraction(nanos, 10**9)

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from _simdata import assert_no_overcommit, comparable, nodes, pods, workload
 
-from ksched.sim import NodeEvent, ReplayResult, TimeReplay
+from ksched.sim import NodeEvent, ReplayResult, TimeReplay, time_replay
 from ksched.traces import synthetic
 
 FULL = 4000  # a pod of FULL millicores fills a default test node
@@ -142,6 +142,23 @@ def test_invariants_hold_after_every_event() -> None:
 def test_the_same_seed_gives_the_same_replay() -> None:
     wl = synthetic(n_nodes=8, n_pods=300, seed=3)
     a, b = TimeReplay(wl, seed=5).run(), TimeReplay(wl, seed=5).run()
+    pd.testing.assert_frame_equal(comparable(a.pods), comparable(b.pods))
+    pd.testing.assert_frame_equal(a.series, b.series)
+    pd.testing.assert_frame_equal(a.node_util, b.node_util)
+
+
+@pytest.mark.parametrize("lifetime", ["duration", "deletion"])
+def test_pods_built_in_batches_replay_as_pods_built_on_arrival(
+    lifetime: time_replay.Lifetime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wl = synthetic(n_nodes=6, n_pods=300, seed=4)
+    horizon = float(wl.pods.creation_time[250] - wl.pods.creation_time[0])
+    runs = []
+    for batch in (1, 7):
+        monkeypatch.setattr(time_replay, "_BUILD_BATCH", batch)
+        runs.append(TimeReplay(wl, seed=4, horizon=horizon, lifetime=lifetime).run())
+        assert gc.get_freeze_count() == 0  # the replay unfroze what it froze
+    (a, b) = runs
     pd.testing.assert_frame_equal(comparable(a.pods), comparable(b.pods))
     pd.testing.assert_frame_equal(a.series, b.series)
     pd.testing.assert_frame_equal(a.node_util, b.node_util)
