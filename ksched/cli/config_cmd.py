@@ -1,11 +1,16 @@
-"""``ksched config``: validate a KubeSchedulerConfiguration, or print the resolved profiles."""
+"""``ksched config``: validate a KubeSchedulerConfiguration, or print the resolved profiles.
+
+A policy file's ``BatchPlacement`` document (after the configuration) is
+validated and printed too.
+"""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from ksched.config import default_config, load_config, resolve_config
+from ksched.config import ConfigError, ConfigIssue, default_config, load_config_text, resolve_config
+from ksched.config.batch_placement import BatchPlacement, split_policy
 from ksched.framework.plugins.registry import default_registry
 
 
@@ -18,10 +23,29 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def run(args: argparse.Namespace) -> int:
-    config = load_config(args.file) if args.file else default_config()
+    batch: BatchPlacement | None = None
+    if args.file:
+        source = str(args.file)
+        try:
+            text = args.file.read_text()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(
+                source, [ConfigIssue("", f"cannot read configuration: {exc}")]
+            ) from None
+        try:
+            documents = split_policy(text)
+        except ValueError as exc:
+            raise ConfigError(source, [ConfigIssue("", str(exc))]) from None
+        config = load_config_text(documents.config, source)
+        batch = documents.batch_placement(source)
+    else:
+        config = default_config()
     for profile in resolve_config(config, default_registry()):
         print(f"profile {profile.scheduler_name}")
         for point, plugins in profile.points.items():
             shown = ", ".join(f"{n} ({w})" if w else n for n, w in plugins)
             print(f"  {point.value:<11} {shown}")
+    if batch is not None:
+        fields = batch.model_dump(by_alias=True, exclude={"api_version", "kind"})
+        print("batch placement " + ", ".join(f"{k}={v}" for k, v in fields.items()))
     return 0

@@ -36,7 +36,7 @@ import numpy as np
 import yaml
 
 from ksched.config import KubeSchedulerConfiguration, load_config_text
-from ksched.experiments.batch_policy import BatchPlacement, PolicyDocuments, split_policy
+from ksched.config.batch_placement import BatchPlacement, PolicyDocuments, split_policy
 from ksched.framework.plugins.names import OPEN_GPU_SHARE
 from ksched.scheduler.scheduler import TieBreak
 from ksched.sim import ArrivalReplay, PodConversion, TargetWorkload, discrete_by_arrived
@@ -96,7 +96,7 @@ class Policy:
     """A scheduler profile by name: the YAML text and its digest (a result records which ran).
 
     The text may add a ``BatchPlacement`` document after the configuration
-    (``ksched.experiments.batch_policy``): the cell then places windows of
+    (``ksched.config.batch_placement``): the cell then places windows of
     pods with a solver.
     """
 

@@ -1,10 +1,11 @@
 """The paper's "Solver-based policies" section, from the batch policies' cell records.
 
 A batch policy's cells (a profile with a ``BatchPlacement`` document, see
-``batch_policy``) are kept out of the reproduction's tables and figures,
-which compare the paper's one-pod-at-a-time policies; this section sets them
-against FGD on the same seeds and against the offline upper bound each
-batch cell records (``ksched.solvers.allocation_bound``).
+``ksched.config.batch_placement``) are kept out of the reproduction's tables
+and figures, which compare the paper's one-pod-at-a-time policies; this
+section sets them against FGD on the same seeds, the offline upper bound
+(``ksched.solvers.allocation_bound``) and the offline largest-first
+placement each batch cell records.
 """
 
 from __future__ import annotations

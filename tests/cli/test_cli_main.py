@@ -118,6 +118,12 @@ def test_explain_prints_each_plugin(tmp_path: Path, capsys: pytest.CaptureFixtur
             id="unknown-plugin",
         ),
         pytest.param("profiles: [\n", "invalid YAML", id="malformed-yaml"),
+        pytest.param(
+            GOOD + "---\napiVersion: ksched.io/v1alpha1\nkind: BatchPlacement\nwindow: 0\n",
+            ":13: window: Input should be greater than or equal to 1",
+            id="bad-batch-placement",
+        ),
+        pytest.param(GOOD + "---\na: 1\n---\nb: 2\n", "at most two YAML documents", id="3-docs"),
     ],
 )
 def test_bad_config_is_one_clear_line(
@@ -131,6 +137,19 @@ def test_bad_config_is_one_clear_line(
     assert str(path) in err
     assert expected in err
     assert "Traceback" not in err
+
+
+def test_a_policy_file_shows_its_batch_placement(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "policy.yaml"
+    path.write_text(
+        GOOD + "---\napiVersion: ksched.io/v1alpha1\nkind: BatchPlacement\nwindow: 50\n"
+    )
+    assert main(["config", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "profile default-scheduler" in out
+    assert "batch placement window=50, solver=cpsat, timeLimitSeconds=0.1" in out
 
 
 def test_bad_cluster_file_names_the_field(
