@@ -19,6 +19,7 @@ pod).  A ``node_local`` plugin must not read those.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +30,10 @@ from ksched.api.pod import PodSpec
 from ksched.framework.pod_info import PodInfo
 from ksched.framework.snapshot import ClusterSnapshot
 
-MAX_CLASSES = 256
+# A retried pod needs its arrays until it is placed: enough for the pods failing at once in a
+# busy replay (hundreds). An entry holds a few bytes per node, eight per node and score plugin
+# once scored.
+MAX_CLASSES = 1024
 # Volume sources served from the API or the node's own disk: no plugin places a pod by them.
 NODE_FREE_VOLUMES = frozenset({"projected", "configMap", "secret", "downwardAPI", "emptyDir"})
 
@@ -92,30 +96,45 @@ def same_pod_class(entry: ClassEntry, b: PodInfo) -> bool:
 
 
 class EquivalenceCache:
-    """Classes keyed by a cheap pre-key, confirmed by full equality with the representative."""
+    """Classes keyed by a cheap pre-key, confirmed by full equality with the representative.
 
-    def __init__(self) -> None:
+    Past ``capacity`` classes the least recently used one goes: a pod that
+    keeps failing comes back every backoff period while new, distinct pods
+    pass through once, so recency keeps the retried pods' arrays.
+    """
+
+    def __init__(self, capacity: int = MAX_CLASSES) -> None:
+        self.capacity = capacity
         self._entries: dict[tuple[Any, ...], list[ClassEntry]] = {}
-        self._count = 0
+        # id(entry) -> (pre-key, entry), least recently used first.
+        self._recency: OrderedDict[int, tuple[tuple[Any, ...], ClassEntry]] = OrderedDict()
 
     def lookup(self, pod: PodInfo) -> ClassEntry:
         key = (pod.namespace, pod.priority, tuple(pod.requests.items()))
         bucket = self._entries.get(key)
         if bucket is None:
-            if self._count >= MAX_CLASSES:
-                self._entries.clear()
-                self._count = 0
             bucket = self._entries[key] = []
         for entry in bucket:
             if same_pod_class(entry, pod):
                 entry.seen += 1
+                self._recency.move_to_end(id(entry))
                 return entry
         # The spec's fields now: binding later writes nodeName into the pod's own spec.
         entry = ClassEntry(pod, scheduling_fields(pod.pod.spec), dict(pod.pod.metadata.annotations))
         bucket.append(entry)
-        self._count += 1
+        self._recency[id(entry)] = (key, entry)
+        if len(self._recency) > self.capacity:
+            _, (old_key, old) = self._recency.popitem(last=False)
+            rest = [e for e in self._entries[old_key] if e is not old]
+            if rest:
+                self._entries[old_key] = rest
+            else:
+                del self._entries[old_key]
         return entry
+
+    def __len__(self) -> int:
+        return len(self._recency)
 
     def clear(self) -> None:
         self._entries.clear()
-        self._count = 0
+        self._recency.clear()

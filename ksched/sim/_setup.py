@@ -101,13 +101,16 @@ class InProcessReplay:
     per-node utilisation samples the result keeps. ``equivalence_cache``:
     the scheduler's cache of per-node results by pod shape (decisions are
     the same either way); by default on when pod rows repeat, as in openb,
-    and off when nearly every pod is distinct, where it only costs.
+    or when failed pods are retried (the time-based protocol), and off when
+    nearly every pod is distinct and tried once, where it only costs.
     ``observer(replay)`` is called as the replay goes (for invariant tests);
     ``recorder.attach(scheduler)`` once the scheduler exists
     (``ksched.ml.DecisionRecorder``: decision logs).
     """
 
     owner: ClassVar[str]  # the class named in parameter errors
+    # Whether a failed pod is attempted again (it then repeats itself: the cache pays off).
+    retries_repeat: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -151,7 +154,8 @@ class InProcessReplay:
         self.scheduler_name = profile_name(self.config, self.profile)
         conversion = replace(self.conversion, scheduler_name=self.scheduler_name)
         factory = PodFactory(self.workload.pods, conversion)
-        cache = factory.repeats if self.equivalence_cache is None else self.equivalence_cache
+        repeats = factory.repeats or self.retries_repeat
+        cache = repeats if self.equivalence_cache is None else self.equivalence_cache
         self.scheduler = scheduler_for(
             config, self.seed, self.tie_break, clock=clock, equivalence_cache=cache
         )

@@ -83,6 +83,7 @@ class TimeReplay(InProcessReplay):
     """
 
     owner: ClassVar[str] = "TimeReplay"
+    retries_repeat: ClassVar[bool] = True
 
     def __init__(
         self,

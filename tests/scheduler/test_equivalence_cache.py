@@ -314,3 +314,30 @@ def test_per_pod_token_volumes_do_not_split_a_class() -> None:
     assert cache.lookup(_api_stamped("b", "kube-api-access-fghij")) is first
     claim = {"persistentVolumeClaim": {"claimName": "x"}}
     assert cache.lookup(_api_stamped("c", "kube-api-access-klmno", **claim)) is not first
+
+
+def test_the_least_recently_used_class_goes_first() -> None:
+    """A pod that keeps coming back (a retried one) keeps its class while one-off pods pass."""
+    from ksched.framework.equivalence import EquivalenceCache
+    from ksched.framework.pod_info import PodInfo
+
+    def info(name: str, cpu: str) -> PodInfo:
+        return PodInfo.from_pod(pod(name, cpu=cpu))
+
+    cache = EquivalenceCache(capacity=3)
+    retried = cache.lookup(info("retried", "50m"))
+    for i in range(10):
+        assert cache.lookup(info(f"retried-again-{i}", "50m")) is retried
+        cache.lookup(info(f"once-{i}", f"{100 + i}m"))
+        assert len(cache) <= 3
+    assert retried.seen == 11
+    first_once = cache.lookup(info("once-again-0", "100m"))  # evicted long ago: a new class
+    assert first_once.seen == 1
+    # Same pre-key (requests), different labels: both live in one bucket; evicting one keeps the
+    # other.
+    a = cache.lookup(PodInfo.from_pod(pod("a", cpu="7m", labels={"x": "a"})))
+    b = cache.lookup(PodInfo.from_pod(pod("b", cpu="7m", labels={"x": "b"})))
+    assert a is not b
+    for i in range(2):
+        cache.lookup(info(f"filler-{i}", f"{900 + i}m"))
+    assert cache.lookup(PodInfo.from_pod(pod("b2", cpu="7m", labels={"x": "b"}))) is b
