@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from ksched.config import ConfigError
-from ksched.experiments import Cell, CellRecord, Policy, resolve_policy, run_cell
 from ksched.config.batch_placement import split_policy
+from ksched.experiments import Cell, CellRecord, Policy, resolve_policy, run_cell
 from ksched.experiments.paper import build_paper
 
 ROOT = Path(__file__).resolve().parents[2]
