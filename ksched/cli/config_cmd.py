@@ -9,8 +9,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ksched.config import ConfigError, ConfigIssue, default_config, load_config_text, resolve_config
-from ksched.config.batch_placement import BatchPlacement, split_policy
+from ksched.config import default_config, resolve_config
+from ksched.config.batch_placement import BatchPlacement, load_policy
 from ksched.framework.plugins.registry import default_registry
 
 
@@ -25,19 +25,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 def run(args: argparse.Namespace) -> int:
     batch: BatchPlacement | None = None
     if args.file:
-        source = str(args.file)
-        try:
-            text = args.file.read_text()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(
-                source, [ConfigIssue("", f"cannot read configuration: {exc}")]
-            ) from None
-        try:
-            documents = split_policy(text)
-        except ValueError as exc:
-            raise ConfigError(source, [ConfigIssue("", str(exc))]) from None
-        config = load_config_text(documents.config, source)
-        batch = documents.batch_placement(source)
+        config, batch = load_policy(args.file)
     else:
         config = default_config()
     for profile in resolve_config(config, default_registry()):

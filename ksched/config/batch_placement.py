@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Final, Literal
 
 import yaml
@@ -22,8 +23,17 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
 from ksched.config.errors import ConfigError, ConfigIssue
+from ksched.config.load import load_config_text, read_config_file
+from ksched.config.types import KubeSchedulerConfiguration
 
-__all__ = ["API_VERSION", "KIND", "BatchPlacement", "PolicyDocuments", "split_policy"]
+__all__ = [
+    "API_VERSION",
+    "KIND",
+    "BatchPlacement",
+    "PolicyDocuments",
+    "load_policy",
+    "split_policy",
+]
 
 API_VERSION: Final = "ksched.io/v1alpha1"
 KIND: Final = "BatchPlacement"
@@ -87,28 +97,21 @@ class PolicyDocuments:
         try:
             placement = BatchPlacement.model_validate(data)
         except ValidationError as exc:
-            issues = [
-                ConfigIssue(
-                    ".".join(str(p) for p in err["loc"]),
-                    err["msg"],
-                    self._line_of(str(err["loc"][0]) if err["loc"] else ""),
-                )
-                for err in exc.errors()
-            ]
-            raise ConfigError(source, issues) from None
+            raise ConfigError(source, self._issues(exc, ())) from None
         try:
             placement.replay_arguments()
         except ValidationError as exc:
-            issues = [
-                ConfigIssue(
-                    ".".join(["objective", *(str(p) for p in err["loc"])]),
-                    err["msg"],
-                    self._line_of("objective"),
-                )
-                for err in exc.errors()
-            ]
-            raise ConfigError(source, issues) from None
+            raise ConfigError(source, self._issues(exc, ("objective",))) from None
         return placement
+
+    def _issues(self, exc: ValidationError, prefix: tuple[str, ...]) -> list[ConfigIssue]:
+        """Pydantic's errors as issues, each at the line of its top-level field."""
+        issues = []
+        for err in exc.errors():
+            loc = [*prefix, *(str(p) for p in err["loc"])]
+            line = self._line_of(loc[0] if loc else "")
+            issues.append(ConfigIssue(".".join(loc), err["msg"], line))
+        return issues
 
     def _first(self) -> int | None:
         assert self.batch is not None
@@ -151,3 +154,13 @@ def split_policy(text: str) -> PolicyDocuments:
 
 def _has_content(body: str) -> bool:
     return any(s.strip() and not s.lstrip().startswith("#") for s in body.splitlines())
+
+
+def load_policy(path: str | Path) -> tuple[KubeSchedulerConfiguration, BatchPlacement | None]:
+    """A policy file's configuration and its ``BatchPlacement`` document, if any."""
+    source, text = str(path), read_config_file(path)
+    try:
+        documents = split_policy(text)
+    except ValueError as exc:
+        raise ConfigError(source, [ConfigIssue("", str(exc))]) from None
+    return load_config_text(documents.config, source), documents.batch_placement(source)

@@ -30,12 +30,16 @@ def default_config() -> KubeSchedulerConfiguration:
 
 def load_config(path: str | Path) -> KubeSchedulerConfiguration:
     """Read and validate a configuration file; an empty file means all defaults."""
-    source = str(path)
+    return load_config_text(read_config_file(path), source=str(path))
+
+
+def read_config_file(path: str | Path) -> str:
+    """A configuration file's text; an unreadable one is a ``ConfigError`` naming it."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        return Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(source, [ConfigIssue("", f"cannot read configuration: {exc}")]) from None
-    return load_config_text(text, source=source)
+        issue = ConfigIssue("", f"cannot read configuration: {exc}")
+        raise ConfigError(str(path), [issue]) from None
 
 
 def load_config_text(text: str, source: str = "<string>") -> KubeSchedulerConfiguration:
