@@ -40,6 +40,7 @@ from ksched.config.batch_placement import BatchPlacement, PolicyDocuments, split
 from ksched.framework.plugins.names import OPEN_GPU_SHARE
 from ksched.scheduler.scheduler import TieBreak
 from ksched.sim import ArrivalReplay, PodConversion, TargetWorkload, discrete_by_arrived
+from ksched.sim.leftovers import LEFTOVER_KEYS
 from ksched.sim.metrics import DEFAULT_COVERAGE
 from ksched.sim.runner import PROFILES_DIR
 from ksched.traces import OPENB_VARIANTS, Workload, load_openb
@@ -284,6 +285,7 @@ def _offline(wl: Workload, cell: Cell, common: dict[str, Any]) -> dict[str, Any]
         "bound_ilp_optimal": b.ilp_optimal,
         "bound_requested_pct": b.requested_pct,
         "offline_largest_first_pct": float(largest_first.summary["gpu_alloc_pct_final"]),
+        **{f"offline_largest_first_{k}": float(largest_first.summary[k]) for k in LEFTOVER_KEYS},
     }
 
 

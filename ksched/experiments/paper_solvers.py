@@ -22,6 +22,7 @@ from matplotlib.figure import Figure
 from ksched.experiments.aggregate import mean_curves, mean_std, policy_order, policy_title
 from ksched.experiments.cells import ARRIVED_MAX, CellRecord
 from ksched.experiments.paper_format import empty_panel, md_table, pp, save_figure
+from ksched.experiments.paper_leftovers import leftover_parts
 
 __all__ = ["SOLVER_FIGURES", "SOLVER_TARGET_PCT", "is_batch", "solver_parts"]
 
@@ -161,6 +162,7 @@ def solver_parts(
         "solver_table": md_table(header, rows) if rows else "",
         "solver_summary": " ".join(lines) if lines else "No batch-policy runs in this results set.",
         "solver_bound": bound,
+        **leftover_parts(fgd, {p: _at(batch, p, tune) for p in policies}),
         "solver_target_pct": f"{SOLVER_TARGET_PCT:g}",
         "solver_run_seconds": f"{SOLVER_RUN_SECONDS:g}",
     }

@@ -124,7 +124,7 @@ def gpu_layout(nodes: NodeSet, width: int = 8) -> NDArray[np.int64]:
     """
     snap = nodes.snapshot
     # Only a state some plugin made: one made here would not see Reserve's choices.
-    state = GpuShareState._by_snapshot.get(snap)
+    state = GpuShareState.existing(snap)
     if state is not None:
         state.sync()
         free = state.free[nodes.idx]

@@ -32,7 +32,14 @@ from ksched.framework.pod_info import PodInfo
 from ksched.scheduler.scheduler import ScheduleResult
 from ksched.sim._common import FAILED, PENDING, RUNNING, PodLog, check, evicted_keys, progress_bar
 from ksched.sim._setup import InProcessReplay, ReplayOptions
-from ksched.sim.metrics import ClusterMetrics, NodeUtilRecorder, SeriesRecorder, TargetWorkload
+from ksched.sim.leftovers import gpu_leftovers
+from ksched.sim.metrics import (
+    MILLI,
+    ClusterMetrics,
+    NodeUtilRecorder,
+    SeriesRecorder,
+    TargetWorkload,
+)
 from ksched.sim.objects import build_nodes
 from ksched.sim.result import ReplayResult
 from ksched.sim.tuning import TunedPods, gpu_request_milli, tune_pods
@@ -233,6 +240,14 @@ class ArrivalReplay(InProcessReplay):
         )
         summary["tune"] = f"{self.tune:g}"
         summary["tie_break"] = self.tie_break
+        failed = self._rows[self.log.state == FAILED]
+        summary |= gpu_leftovers(
+            self.scheduler.snapshot,
+            self.metrics,
+            self.target,
+            self._gpu[failed].astype(np.int64),
+            np.asarray(self.workload.pods.gpu_milli[failed] < MILLI, dtype=bool),
+        )
         meta = {
             "tune_direction": tuned.direction,
             "tune_target_milli": tuned.target_milli,

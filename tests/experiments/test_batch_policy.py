@@ -10,6 +10,7 @@ from ksched.config import ConfigError
 from ksched.config.batch_placement import split_policy
 from ksched.experiments import Cell, CellRecord, Policy, resolve_policy, run_cell
 from ksched.experiments.paper import build_paper
+from ksched.sim.leftovers import LEFTOVER_KEYS
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "paper" / "paper.md"
@@ -88,6 +89,9 @@ def test_a_batch_cell_places_windows_and_records_the_bound(batch_record: CellRec
     assert meta["bound_ilp_pct"] <= meta["bound_lp_pct"] + 1e-6 <= 100.0 + 1e-6
     # A feasible offline placement lies below the bound.
     assert 0 < meta["offline_largest_first_pct"] <= meta["bound_ilp_pct"] + 1e-6
+    # Its unallocated GPU is split into parts that add up to the rest of the cluster.
+    left = [meta[f"offline_largest_first_{k}"] for k in LEFTOVER_KEYS if k.startswith("gpu_left_")]
+    assert sum(left) + meta["offline_largest_first_pct"] == pytest.approx(100.0)
 
 
 def test_the_paper_keeps_batch_policies_in_their_own_section(
@@ -104,6 +108,9 @@ def test_the_paper_keeps_batch_policies_in_their_own_section(
     assert (tmp_path / "out" / "figures" / "solvers.png").read_bytes()[:8] == PNG
     text = built.markdown.read_text()
     assert "| batch | 20 | 0.05 |" in text
+    # Where the GPU went: the batch runs and their offline placements, one seed each.
+    assert "| batch | 1 | " in text
+    assert "| offline, largest first (FGD's ranking) | 1 | " in text
     published = (tmp_path / "out" / "tables" / "published.csv").read_text()
     assert "batch" not in published  # the reproduction's tables compare one-pod policies
     assert "solvers.csv" in {p.name for p in built.tables}

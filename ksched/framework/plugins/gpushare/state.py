@@ -95,6 +95,11 @@ class GpuShareState:
         state.sync()
         return state
 
+    @classmethod
+    def existing(cls, snapshot: ClusterSnapshot) -> GpuShareState | None:
+        """The state of ``snapshot`` if a plugin made one (else no pod was ever held on a GPU)."""
+        return cls._by_snapshot.get(snapshot)
+
     # -- nodes ------------------------------------------------------------------------
     def sync(self) -> None:
         """Rebuild the arrays when nodes were added, removed or changed since the last call."""
