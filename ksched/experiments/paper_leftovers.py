@@ -101,9 +101,8 @@ def _text(fgd: dict[str, float] | None, offline: dict[str, float] | None) -> str
         f"cluster's GPU failed. Placed largest first, the same pods and ranking leave "
         f"{offline['gpu_left_share_pct']:.2f}% in shared cards, and the pods turned away ask for "
         f"{offline['gpu_failed_whole_pct']:.2f}% in whole GPUs and "
-        f"{offline['gpu_failed_share_pct']:.2f}% in shares. The difference is which demand gets "
-        f"the cards once the cluster is full, and a window of a few hundred pods does not see it: "
-        f"a policy that places every pod that fits when it arrives must give a share pod an idle "
-        f"card whenever no partly used card has room for it, long before whole-GPU pods are seen "
-        f"to need the idle cards."
+        f"{offline['gpu_failed_share_pct']:.2f}% in shares. That order gives whole-GPU pods "
+        f"their cards before any share pod comes; in arrival order, a policy that places every "
+        f"pod that fits when it arrives must give a share pod an idle card whenever no partly "
+        f"used card has room for it, whatever whole-GPU pods come later."
     )
