@@ -6,8 +6,13 @@ only on the pod and that node (``node_local = True``), the answers for a
 pod's twin differ from the last ones only on the nodes whose pods changed
 since.  This cache keeps, per pod class, every node's first-failing filter
 and every plugin's raw score, and recomputes just the changed rows from the
-snapshot's change log.  Decisions are the same as without it: the feasible
-window, normalisation and host selection still run on the current values.
+snapshot's change log.  That log holds pod changes only (a node change
+invalidates every entry), so a plugin that also declares ``node_object_only =
+True`` (it reads the Node object, not the pods on it) keeps its answers on the
+changed rows and is asked again only where the filter order needs it (see
+``Framework._filter_few``).  Decisions are the same as without it:
+the feasible window, normalisation and host selection still run on the
+current values.
 (kube-scheduler had an equivalence cache of this kind until v1.12.)
 
 Pods are compared on what scheduling reads of them.  What an API server

@@ -15,6 +15,9 @@ from numpy.typing import NDArray
 from ksched.api import Pod, non_zero_requests, pod_requests
 from ksched.framework.resources import PODS, ResourceIndex
 
+# Request shapes whose vectors are kept (a replay has a few hundred; past this all are dropped).
+MAX_SHARED_VECTORS = 4096
+
 
 @dataclass(slots=True, eq=False)
 class PodInfo:
@@ -60,11 +63,19 @@ class PodInfo:
     def request_vector(self, resources: ResourceIndex) -> NDArray[np.int64]:
         """Requests laid out as the snapshot's columns, the pod itself counted in ``pods``."""
         if self._vector is None or self._vector_version != resources.version:
-            # The snapshot adds the columns first (ClusterSnapshot.pod_vector).
-            vec = np.zeros(len(resources), dtype=np.int64)
-            for name, amount in self.requests.items():
-                vec[resources.column(name)] = amount
-            vec[resources.column(PODS)] = 1
+            # Replicas share one read-only vector (building one costs more than the lookup).
+            key = tuple(self.requests.items())
+            vec = resources.vectors.get(key)
+            if vec is None:
+                # The snapshot adds the columns first (ClusterSnapshot.pod_vector).
+                vec = np.zeros(len(resources), dtype=np.int64)
+                for name, amount in key:
+                    vec[resources.column(name)] = amount
+                vec[resources.column(PODS)] = 1
+                vec.flags.writeable = False
+                if len(resources.vectors) >= MAX_SHARED_VECTORS:
+                    resources.vectors.clear()
+                resources.vectors[key] = vec
             self._vector = vec
             self._vector_version = resources.version
         return self._vector

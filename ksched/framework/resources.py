@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Final
 
+import numpy as np
+from numpy.typing import NDArray
+
 CPU: Final = "cpu"
 MEMORY: Final = "memory"
 EPHEMERAL_STORAGE: Final = "ephemeral-storage"
@@ -21,15 +24,18 @@ class ResourceIndex:
     """Maps resource names to columns; extended resources get a column on first sight.
 
     ``version`` changes whenever a column is added, so cached request vectors
-    of pods know when they must be rebuilt.
+    of pods know when they must be rebuilt.  ``vectors`` holds those vectors
+    by request items for the current layout, shared read-only by the pods of
+    one request shape (``PodInfo.request_vector``).
     """
 
-    __slots__ = ("_columns", "names", "version")
+    __slots__ = ("_columns", "names", "vectors", "version")
 
     def __init__(self) -> None:
         self.names: list[str] = list(_BUILTIN)
         self._columns: dict[str, int] = {n: i for i, n in enumerate(self.names)}
         self.version = 0
+        self.vectors: dict[tuple[tuple[str, int], ...], NDArray[np.int64]] = {}
 
     def __len__(self) -> int:
         return len(self.names)
@@ -51,6 +57,7 @@ class ResourceIndex:
             self.names.append(name)
             self._columns[name] = col
             self.version += 1
+            self.vectors = {}
         return col
 
 

@@ -90,12 +90,42 @@ class _Active:
     """A cycle's Filter or Score plugins given its skip set, and what the cached paths ask of them.
 
     ``plugins`` holds (index, plugin) for Filter and (plugin, weight) for Score.
+    Per plugin, ``checked``: no NormalizeScore, so raw scores are range-checked and
+    summed once per changed row; ``node_only``: ``node_object_only``, see ``_filter_few``.
     """
 
     plugins: list[tuple[Any, Any]]
     names: tuple[str, ...]
     node_local: bool
     rows: bool  # every one has the scalar row method
+    checked: tuple[bool, ...]
+    node_only: tuple[bool, ...]
+    # Score: (plugin, weight) with and without NormalizeScore, split once, not by hasattr per cycle.
+    fixed: list[tuple[Any, int]]
+    normalizing: list[tuple[Any, int]]
+    # Filter: the node-only plugins before the first one reading pods (their indices), and
+    # the plugins from that one on.
+    node_only_filters: frozenset[int]
+    from_pods: list[tuple[Any, Any]]
+
+    @classmethod
+    def of(cls, plugins: list[tuple[Any, Any]], each: list[Any], point: str) -> _Active:
+        checked = tuple(not hasattr(p, "normalize_score") for p in each)
+        node_only = tuple(bool(getattr(p, "node_object_only", False)) for p in each)
+        first = node_only.index(False) if False in node_only else len(each)
+        filters = point == "filter_row"
+        return cls(
+            plugins,
+            tuple(p.name for p in each),
+            all(getattr(p, "node_local", False) for p in each),
+            all(hasattr(p, point) for p in each),
+            checked,
+            node_only,
+            [] if filters else [pw for pw, c in zip(plugins, checked, strict=True) if c],
+            [] if filters else [pw for pw, c in zip(plugins, checked, strict=True) if not c],
+            frozenset(i for i, _ in plugins[:first]) if filters else frozenset(),
+            plugins[first:] if filters else [],
+        )
 
 
 def _call(plugin: Any, point: str, fn: Callable[..., Any], *args: Any) -> Any:
@@ -329,12 +359,7 @@ class Framework:
             else:
                 plugins = [(p, w) for p, w in self.scores if p.name not in skip]
                 each = [p for p, _ in plugins]
-            hit = self._active[key] = _Active(
-                plugins,
-                tuple(p.name for p in each),
-                all(getattr(p, "node_local", False) for p in each),
-                all(hasattr(p, point) for p in each),
-            )
+            hit = self._active[key] = _Active.of(plugins, each, point)
         return hit
 
     def find_feasible_cached(
@@ -370,7 +395,7 @@ class Framework:
         elif _size(rows):
             assert entry.codes is not None and entry.who is not None
             if entry.fits is not None and at.rows and _size(rows) <= ROW_PATH_MAX_ROWS:
-                self._filter_few(state, pod, active, _row_list(rows), entry)
+                self._filter_few(state, pod, at, _row_list(rows), entry)
             else:
                 codes = np.zeros(_size(rows), dtype=np.uint8)
                 who = np.full(_size(rows), -1, dtype=np.int16)
@@ -384,22 +409,7 @@ class Framework:
         assert entry.who is not None and entry.codes is not None
         if rows is None or entry.fits is None:
             entry.fits = entry.who < 0
-        fits = entry.fits
-        s = start % m if m else 0
-        found: list[NDArray[np.intp]] = []
-        n_found = 0
-        processed = m
-        for a, b in _segments(s, m, max(2 * num_to_find, 512)):
-            passing = fits[a:b].nonzero()[0] + a
-            need = num_to_find - n_found
-            if len(passing) >= need:
-                found.append(passing[:need])
-                n_found += need
-                processed = (int(passing[need - 1]) - s) % m + 1 if need else 0
-                break
-            found.append(passing)
-            n_found += len(passing)
-        feasible = _joined(found)
+        feasible, processed = _window(entry.fits, start % m if m else 0, num_to_find)
         if len(feasible):
             # Statuses are read only when nothing fits; skip building them.
             return FilterOutcome(feasible, processed, NodeToStatus(), set(), m)
@@ -449,14 +459,24 @@ class Framework:
         self,
         state: CycleState,
         pod: PodInfo,
-        active: list[tuple[int, Any]],
+        at: _Active,
         rows: list[int],
         entry: ClassEntry,
     ) -> None:
-        """``_filter_rows`` on a few rows through the plugins' ``filter_row``, into ``entry``."""
+        """``_filter_rows`` on a few logged rows through the plugins' ``filter_row``, into entry.
+
+        The log holds pod changes only (a node change invalidates the entry), so the
+        plugins that read the Node object alone (``node_object_only``) ahead of the first
+        one that reads pods keep their verdicts: a row one of them failed stays failed, and
+        on the others the plugins are re-run from that first one on (those before it passed).
+        A node-only plugin after it was not asked where an earlier one failed, so is re-run.
+        """
         assert entry.codes is not None and entry.who is not None and entry.fits is not None
         infos = self.snapshot.nodes
+        kept, active = at.node_only_filters, at.from_pods
         for row in rows:
+            if kept and int(entry.who[row]) in kept:
+                continue
             info = infos[row]
             code, who = 0, -1
             for i, plugin in active:
@@ -484,24 +504,56 @@ class Framework:
         if entry is None or not at.node_local:
             return None
         snap = self.snapshot
-        active, names = at.plugins, at.names
+        names = at.names
         if names != entry.scores:
             entry.raw, entry.fixed_total = {}, None
             entry.scores = names
         rows = _dirty_rows(snap, entry, entry.score_position)
         rebuilt = rows is None or entry.fixed_total is None
-        fixed = [(p, w) for p, w in active if not hasattr(p, "normalize_score")]
-        if (
-            not rebuilt
-            and rows is not None
-            and _size(rows)
-            and at.rows
-            and _size(rows) <= ROW_PATH_MAX_ROWS
-            and all(name in entry.raw for name in names)
-        ):
-            self._score_few(state, pod, active, _row_list(rows), entry)
-            rows = slice(0, 0)  # patched: nothing left for the vectorised pass
-        for plugin, _ in active:
+        n_rows = 0 if rows is None else _size(rows)
+        # ``raw`` only ever holds these plugins' arrays (it is emptied when they change).
+        complete = len(entry.raw) == len(names)
+        if n_rows and not rebuilt and at.rows and n_rows <= ROW_PATH_MAX_ROWS and complete:
+            assert rows is not None
+            self._score_few(state, pod, at, _row_list(rows), entry)
+            n_rows = 0  # patched: nothing left for the vectorised pass
+        if rebuilt or n_rows or not complete:
+            rebuilt = self._score_patch(state, pod, at, rows, entry) or rebuilt
+        # Plugins without NormalizeScore add up once per changed row, not once per cycle.
+        if rebuilt:
+            entry.fixed_total = np.zeros(snap.n, dtype=np.int64)
+            for plugin, weight in at.fixed:
+                entry.fixed_total += entry.raw[plugin.name] * weight
+        elif rows is not None and n_rows:
+            assert entry.fixed_total is not None
+            part = np.zeros(n_rows, dtype=np.int64)
+            for plugin, weight in at.fixed:
+                part += entry.raw[plugin.name][rows] * weight
+            entry.fixed_total[rows] = part
+        assert entry.fixed_total is not None
+        idx = nodes.idx
+        total = entry.fixed_total[idx].copy()
+        per: list[PluginScores] = []
+        for plugin, weight in at.normalizing:
+            scores = entry.raw[plugin.name][idx].copy()
+            self._normalize_and_check(state, pod, plugin, scores)
+            total += scores * weight
+            per.append(PluginScores(plugin.name, weight, None, scores))
+        entry.score_position = snap.log_position
+        return ScoreOutcome(total, per)
+
+    def _score_patch(
+        self,
+        state: CycleState,
+        pod: PodInfo,
+        at: _Active,
+        rows: NDArray[np.intp] | slice | None,
+        entry: ClassEntry,
+    ) -> bool:
+        """Raw scores of ``rows`` (all rows when None or not cached); True if any was rebuilt."""
+        snap = self.snapshot
+        rebuilt = False
+        for (plugin, _), checked in zip(at.plugins, at.checked, strict=True):
             raw = entry.raw.get(plugin.name)
             if raw is None or rows is None:
                 raw = self._score_rows(state, pod, plugin, NodeSet(snap, slice(0, snap.n)))
@@ -513,36 +565,15 @@ class Framework:
                 raw[rows] = fresh
             else:
                 continue
-            if not hasattr(plugin, "normalize_score"):
+            if checked:
                 self._normalize_and_check(state, pod, plugin, fresh)  # cached values stay checked
-        # Plugins without NormalizeScore add up once per changed row, not once per cycle.
-        if rebuilt:
-            entry.fixed_total = np.zeros(snap.n, dtype=np.int64)
-            for plugin, weight in fixed:
-                entry.fixed_total += entry.raw[plugin.name] * weight
-        elif rows is not None and _size(rows):
-            assert entry.fixed_total is not None
-            part = np.zeros(_size(rows), dtype=np.int64)
-            for plugin, weight in fixed:
-                part += entry.raw[plugin.name][rows] * weight
-            entry.fixed_total[rows] = part
-        assert entry.fixed_total is not None
-        total = entry.fixed_total[nodes.idx].copy()
-        per: list[PluginScores] = []
-        for plugin, weight in active:
-            if hasattr(plugin, "normalize_score"):
-                scores = entry.raw[plugin.name][nodes.idx].copy()
-                self._normalize_and_check(state, pod, plugin, scores)
-                total += scores * weight
-                per.append(PluginScores(plugin.name, weight, None, scores))
-        entry.score_position = snap.log_position
-        return ScoreOutcome(total, per)
+        return rebuilt
 
     def _score_few(
         self,
         state: CycleState,
         pod: PodInfo,
-        active: list[tuple[Any, int]],
+        at: _Active,
         rows: list[int],
         entry: ClassEntry,
     ) -> None:
@@ -550,9 +581,14 @@ class Framework:
         assert entry.fixed_total is not None
         infos = [self.snapshot.nodes[row] for row in rows]
         parts = [0] * len(rows)
-        for plugin, weight in active:
+        plugins = zip(at.plugins, at.checked, at.node_only, strict=True)
+        for (plugin, weight), checked, node_only in plugins:
             raw = entry.raw[plugin.name]
-            checked = not hasattr(plugin, "normalize_score")
+            if node_only:  # unchanged, as in _filter_few
+                if checked:
+                    for k, row in enumerate(rows):
+                        parts[k] += int(raw[row]) * weight
+                continue
             for k, info in enumerate(infos):
                 try:
                     v = plugin.score_row(state, pod, info)
@@ -847,6 +883,8 @@ def _dirty_rows(snap: Any, entry: ClassEntry, position: int) -> NDArray[np.intp]
     changed = snap.rows_changed_since(position)
     if changed is None:
         return None
+    if len(changed) < 2:  # the common cases, one pod placed since, or none
+        return slice(changed[0], changed[0] + 1) if changed else slice(0, 0)
     if len(changed) < 64:
         rows = sorted(set(changed))
         if rows and rows[-1] - rows[0] + 1 == len(rows):
@@ -895,6 +933,29 @@ def _joined(parts: list[NDArray[np.intp]]) -> NDArray[np.intp]:
 def _wrapped(status: Status, context: str) -> Status:
     """An Error status whose message says where it came from, as upstream's fmt.Errorf wrapping."""
     return Status(Code.ERROR, (f"{context}: {status.message}",), status.plugin, status.error)
+
+
+def _window(fits: NDArray[np.bool_], s: int, num_to_find: int) -> tuple[NDArray[np.intp], int]:
+    """The first ``num_to_find`` fitting rows from row ``s`` on, wrapping; and positions read."""
+    m = len(fits)
+    end = s + num_to_find
+    if end <= m and np.count_nonzero(fits[s:end]) == num_to_find:
+        # A cluster with room: the next rows all fit, found without listing positions.
+        return np.arange(s, end, dtype=np.intp), num_to_find
+    found: list[NDArray[np.intp]] = []
+    n_found = 0
+    processed = m
+    for a, b in _segments(s, m, max(2 * num_to_find, 512)):
+        passing = fits[a:b].nonzero()[0] + a
+        need = num_to_find - n_found
+        if len(passing) >= need:
+            found.append(passing[:need])
+            n_found += need
+            processed = (int(passing[need - 1]) - s) % m + 1 if need else 0
+            break
+        found.append(passing)
+        n_found += len(passing)
+    return _joined(found), processed
 
 
 def _segments(start: int, m: int, chunk: int) -> list[tuple[int, int]]:

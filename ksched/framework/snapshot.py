@@ -47,10 +47,12 @@ class NodeInfo:
     pods_with_affinity: int = 0
     pods_with_required_anti_affinity: int = 0
     generation: int = 0
+    # Copied: a cycle then reads the chosen node's name without touching its API object.
+    # An update keeps it (the snapshot finds the node to update by this name).
+    name: str = field(init=False)
 
-    @property
-    def name(self) -> str:
-        return self.node.metadata.name or ""
+    def __post_init__(self) -> None:
+        self.name = self.node.metadata.name or ""
 
     @property
     def labels(self) -> dict[str, str]:

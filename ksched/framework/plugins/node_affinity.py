@@ -142,6 +142,7 @@ class NodeAffinity:
     """Filter on required node affinity and nodeSelector; score preferred node affinity."""
 
     node_local = True  # a node's verdict depends only on the pod and that node's labels and name
+    node_object_only = True
 
     def __init__(self, args: NodeAffinityArgs) -> None:
         self.added_selector = _added_selector(args)
@@ -182,10 +183,13 @@ class NodeAffinity:
     def pre_filter(
         self, state: CycleState, pod: PodInfo, nodes: NodeSet
     ) -> tuple[PreFilterResult | None, Status | None]:
+        spec = pod.pod.spec
+        if spec.affinity is None and not spec.node_selector and self.added_selector is None:
+            return None, SKIP  # the common pod: nothing to parse
         required = required_node_affinity(pod)
         if required.empty and self.added_selector is None:
             return None, SKIP
-        aff = pod.pod.spec.affinity
+        aff = spec.affinity
         node_aff = aff.node_affinity if aff is not None else None
         selector = (
             node_aff.required_during_scheduling_ignored_during_execution if node_aff else None
@@ -225,6 +229,8 @@ class NodeAffinity:
 
     # -- score --------------------------------------------------------------------------
     def pre_score(self, state: CycleState, pod: PodInfo, nodes: NodeSet) -> Status | None:
+        if pod.pod.spec.affinity is None and self.added_preferred is None:
+            return SKIP  # the common pod: nothing to parse
         preferred = _pod_preferred(pod)
         if preferred.error is not None:
             return Status.from_error(preferred.error)

@@ -22,8 +22,10 @@ ERR_REASON: Final = "node(s) didn't match the requested node name"
 
 
 class NodeName:
-    # Verdicts on a node depend only on the pod and that node (see ksched.framework.equivalence).
+    # Verdicts on a node depend only on the pod and that node (see ksched.framework.equivalence),
+    # and of the node only on its name, not its pods.
     node_local = True
+    node_object_only = True
 
     @property
     def name(self) -> str:

@@ -35,8 +35,10 @@ def _tolerates(pod: PodInfo) -> bool:
 
 
 class NodeUnschedulable:
-    # Verdicts on a node depend only on the pod and that node (see ksched.framework.equivalence).
+    # Verdicts on a node depend only on the pod and that node (see ksched.framework.equivalence),
+    # and of the node only on its spec, not its pods.
     node_local = True
+    node_object_only = True
 
     @property
     def name(self) -> str:

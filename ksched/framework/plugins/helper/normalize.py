@@ -25,7 +25,7 @@ def default_normalize_score(
     top = max(int(scores[scores.argmax()]), 0)  # argmax: cheaper than max() on short arrays
     if top == 0:
         if reverse:
-            scores[:] = max_priority
+            scores.fill(max_priority)
         return None
     scaled = max_priority * scores
     # Go's int64 division truncates toward zero; floor division differs for negatives.

@@ -169,6 +169,8 @@ class InterPodAffinity:
     def pre_filter(
         self, state: CycleState, pod: PodInfo, nodes: NodeSet
     ) -> tuple[PreFilterResult | None, Status | None]:
+        if pod.pod.spec.affinity is None and not nodes.snapshot.pods_with_required_anti_affinity:
+            return None, SKIP  # the common pod in the common cluster: nothing to parse
         terms = pod_terms(pod)
         if terms.error is not None:
             return None, Status.unresolvable(f"parsing pod: {terms.error}")
