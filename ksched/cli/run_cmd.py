@@ -61,7 +61,6 @@ def _address(text: str) -> tuple[str, int]:
 def run(args: argparse.Namespace) -> int:
     from prometheus_client import disable_created_metrics
 
-    from ksched.live.client import RECORDER_WORKERS
     from ksched.live.kube import ApiError, KubeClient
     from ksched.live.leader import LeaseSettings
     from ksched.live.metrics import HealthServer
@@ -103,8 +102,6 @@ def run(args: argparse.Namespace) -> int:
             str(kubeconfig) if kubeconfig else None,
             qps=connection.qps,
             burst=connection.burst,
-            # Binders, recorders, and the informers' and elector's own connections.
-            pool_size=config.parallelism + RECORDER_WORKERS + 8,
         )
     except ApiError as exc:
         raise UsageError(exc.message) from None

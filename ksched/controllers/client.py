@@ -18,6 +18,7 @@ import http.client
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -44,6 +45,8 @@ __all__ = [
 Obj = dict[str, Any]
 JSON: Final = "application/json"
 MERGE_PATCH: Final = "application/merge-patch+json"
+USER_AGENT: Final = "ksched"
+TOKEN_REFRESH: Final = 60.0
 
 
 @dataclass(frozen=True)
@@ -120,7 +123,35 @@ def _error(status: int, data: bytes) -> ApiError:
 class KubeClient:
     """Thread-safe: each thread keeps its own connection to the server."""
 
-    def __init__(self, kubeconfig: str | None = None) -> None:
+    def __init__(
+        self,
+        kubeconfig: str | None = None,
+        *,
+        configuration: Any = None,
+        user_agent: str = USER_AGENT,
+    ) -> None:
+        """From a kubeconfig file (None: in-cluster account) or a loaded ``configuration``."""
+        cfg = self._load(kubeconfig) if configuration is None else configuration
+        self.configuration = cfg
+        self.host = str(cfg.host).rstrip("/")
+        url = urlsplit(self.host)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise ClientConfigError(f"{kubeconfig}: server {self.host!r} is not an http(s) URL")
+        self._https = url.scheme == "https"
+        self._address = (url.hostname, url.port or (443 if self._https else 80))
+        self._prefix = url.path.rstrip("/")
+        if getattr(cfg, "tls_server_name", None):
+            raise ClientConfigError(f"{kubeconfig}: tls-server-name is not supported")
+        self._ssl = self._ssl_context(cfg) if self._https else None
+        self._local = threading.local()
+        self._conns: list[http.client.HTTPConnection] = []
+        self._conns_lock = threading.Lock()
+        self.user_agent = user_agent
+        self._auth: dict[str, str] = {}
+        self._auth_due = 0.0
+
+    @staticmethod
+    def _load(kubeconfig: str | None) -> Any:
         from kubernetes import client, config
 
         cfg = client.Configuration()
@@ -137,20 +168,7 @@ class KubeClient:
             where = kubeconfig or "in-cluster configuration"
             reason = str(exc) or type(exc).__name__
             raise ClientConfigError(f"{where}: not a usable kubeconfig ({reason})") from None
-        self.configuration = cfg
-        self.host = str(cfg.host).rstrip("/")
-        url = urlsplit(self.host)
-        if url.scheme not in ("http", "https") or not url.hostname:
-            raise ClientConfigError(f"{kubeconfig}: server {self.host!r} is not an http(s) URL")
-        self._https = url.scheme == "https"
-        self._address = (url.hostname, url.port or (443 if self._https else 80))
-        self._prefix = url.path.rstrip("/")
-        if getattr(cfg, "tls_server_name", None):
-            raise ClientConfigError(f"{kubeconfig}: tls-server-name is not supported")
-        self._ssl = self._ssl_context(cfg) if self._https else None
-        self._local = threading.local()
-        self._conns: list[http.client.HTTPConnection] = []
-        self._conns_lock = threading.Lock()
+        return cfg
 
     def close(self) -> None:
         """Close every thread's connection (a later request opens a new one)."""
@@ -195,17 +213,31 @@ class KubeClient:
             self._conns.remove(conn)
 
     def _headers(self, content_type: str | None = None) -> dict[str, str]:
-        headers = {"Accept": JSON}
+        headers = {"Accept": JSON, "User-Agent": self.user_agent, **self._auth_headers()}
         if content_type:
             headers["Content-Type"] = content_type
-        cfg = self.configuration
-        if cfg.refresh_api_key_hook is not None:
-            cfg.refresh_api_key_hook(cfg)
-        settings: dict[str, dict[str, Any]] = dict(cfg.auth_settings())
-        for setting in settings.values():
-            if setting["in"] == "header" and setting["value"]:
-                headers[str(setting["key"])] = str(setting["value"])
         return headers
+
+    def _auth_headers(self) -> dict[str, str]:
+        """The credentials' headers, re-derived at most every ``TOKEN_REFRESH`` s.
+
+        The kubeconfig loader's refresh hook re-applies the whole auth
+        section; client-go re-reads a token once a minute
+        (``cachingTokenSource``), and so does this.
+        """
+        now = time.monotonic()
+        if now >= self._auth_due:
+            cfg = self.configuration
+            if cfg.refresh_api_key_hook is not None:
+                cfg.refresh_api_key_hook(cfg)
+            settings: dict[str, dict[str, Any]] = dict(cfg.auth_settings())
+            self._auth = {
+                str(s["key"]): str(s["value"])
+                for s in settings.values()
+                if s["in"] == "header" and s["value"]
+            }
+            self._auth_due = now + TOKEN_REFRESH
+        return self._auth
 
     def _target(self, path: str, query: Mapping[str, Any] | None) -> str:
         target = self._prefix + path
@@ -356,13 +388,17 @@ class KubeClient:
             "labelSelector": label_selector,
             "fieldSelector": field_selector,
         }
-        conn = self._connect(timeout_seconds + 30.0)
+        return self.watch_path(res.path(namespace), query, timeout_seconds + 30.0)
+
+    def watch_path(self, path: str, query: Mapping[str, Any], read_timeout: float) -> WatchStream:
+        """A watch request as given (``watch=true`` is the caller's), on its own connection."""
+        conn = self._connect(read_timeout)
         try:
-            conn.request("GET", self._target(res.path(namespace), query), headers=self._headers())
+            conn.request("GET", self._target(path, query), headers=self._headers())
             resp = conn.getresponse()
         except (OSError, http.client.HTTPException) as exc:
             conn.close()
-            raise ConnectionError(f"watch {res.plural}: {exc or type(exc).__name__}") from None
+            raise ConnectionError(f"watch {path}: {exc or type(exc).__name__}") from None
         if resp.status >= 300:
             data = resp.read()
             conn.close()

@@ -92,7 +92,7 @@ class Informer:
         self._stop.set()
         for response in list(self._open):
             try:
-                response.shutdown()
+                response.close()
             except Exception:  # a connection already closed is fine
                 log.debug("closing %s watch", self.resource.name, exc_info=True)
         if self._thread is not None:

@@ -1,8 +1,10 @@
-"""The API server through the official ``kubernetes`` client's transport, with raw JSON bodies.
+"""The API server for the live scheduler, with raw JSON bodies and a client-side rate limit.
 
-The client owns kubeconfig and in-cluster loading, TLS and authentication;
-bodies stay plain JSON because its typed models cost far more than a
-scheduling cycle per pod, and ksched parses pods into its own models anyway.
+The official client loads the kubeconfig or in-cluster account (TLS,
+authentication); requests go through ``ksched.controllers.client``'s
+keep-alive connections. Bodies stay plain JSON because the client's typed
+models cost far more than a scheduling cycle per pod, and ksched parses pods
+into its own models anyway.
 Requests other than watches pass a token bucket of ``clientConnection.qps``
 and ``burst``, as client-go's rate limiter.
 """
@@ -13,13 +15,14 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from typing import Any, Final
-from urllib.parse import urlencode
 
-import orjson
-import urllib3
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 from kubernetes.config.config_exception import ConfigException
+
+from ksched.controllers.client import ApiError as RestApiError
+from ksched.controllers.client import ClientConfigError
+from ksched.controllers.client import KubeClient as RestClient
 
 __all__ = ["ApiError", "KubeClient", "RateLimiter"]
 
@@ -27,7 +30,6 @@ __all__ = ["ApiError", "KubeClient", "RateLimiter"]
 DEFAULT_QPS: Final = 5.0
 DEFAULT_BURST: Final = 10
 REQUEST_TIMEOUT: Final = 30.0
-TOKEN_REFRESH: Final = 60.0
 
 
 class ApiError(Exception):
@@ -77,26 +79,19 @@ class RateLimiter:
             time.sleep(delay)
 
 
-def _error_from(status: int, body: bytes) -> ApiError:
-    try:
-        doc = orjson.loads(body)
-    except ValueError:
-        doc = None
-    if isinstance(doc, dict) and doc.get("kind") == "Status":
-        return ApiError(status, str(doc.get("reason", "")), str(doc.get("message", "")))
-    return ApiError(status, "", body.decode("utf-8", "replace")[:500])
-
-
 class KubeClient:
-    """One API server connection pool shared by informers, binder, recorder and elector."""
+    """One API server transport shared by informers, binder, recorder and elector."""
 
     def __init__(self, api_client: Any, qps: float = 50.0, burst: int = 100) -> None:
         self.api = api_client
-        self.base_url = str(api_client.configuration.host).rstrip("/")
-        self.user_agent = str(api_client.user_agent)
+        # Plain keep-alive http.client connections, one per thread: urllib3's
+        # pool cost about four times the CPU per request (controllers.client).
+        self.rest = RestClient(
+            configuration=api_client.configuration, user_agent=str(api_client.user_agent)
+        )
+        self.base_url = self.rest.host
+        self.user_agent = self.rest.user_agent
         self.limiter = RateLimiter(qps, burst)
-        self._cached_token: str | None = None
-        self._token_due = 0.0
 
     @classmethod
     def connect(
@@ -105,7 +100,6 @@ class KubeClient:
         *,
         qps: float = 50.0,
         burst: int = 100,
-        pool_size: int = 32,
     ) -> KubeClient:
         """From a kubeconfig file, or the pod's service account when ``kubeconfig`` is None.
 
@@ -123,64 +117,13 @@ class KubeClient:
             where = kubeconfig or "in-cluster service account"
             hint = "" if kubeconfig else " (outside a pod, pass --kubeconfig)"
             raise ApiError(0, "", f"cannot load {where}: {exc}{hint}") from None
-        configuration.connection_pool_maxsize = pool_size
-        return cls(k8s_client.ApiClient(configuration), qps, burst)
-
-    def _token(self) -> str | None:
-        """The bearer token, re-read at most every ``TOKEN_REFRESH`` s.
-
-        The client's refresh hook reloads the whole kubeconfig on every call;
-        client-go re-reads a token file once a minute (``cachingTokenSource``).
-        """
-        now = time.monotonic()
-        if now >= self._token_due:
-            config = self.api.configuration
-            self._cached_token = config.get_api_key_with_prefix(
-                "BearerToken", alias="authorization"
-            )
-            self._token_due = now + TOKEN_REFRESH
-        return self._cached_token
+        try:
+            return cls(k8s_client.ApiClient(configuration), qps, burst)
+        except ClientConfigError as exc:
+            raise ApiError(0, "", str(exc)) from None
 
     def close(self) -> None:
-        self.api.rest_client.pool_manager.clear()
-
-    def _send(
-        self,
-        method: str,
-        path: str,
-        query: Mapping[str, object] | None,
-        body: object,
-        content_type: str,
-        timeout: float | tuple[float, float],
-    ) -> urllib3.BaseHTTPResponse:
-        """One request on the client's connection pool (its TLS, proxy and client certificate).
-
-        The client's own ``call_api`` re-derives the server URL (reading
-        every proxy variable of the environment) and re-wraps the answer on
-        every call, a third of a request's CPU; the pool it configured is
-        used directly instead.
-        """
-        headers = {"Accept": "application/json", "User-Agent": self.user_agent}
-        token = self._token()
-        if token:
-            headers["authorization"] = token
-        data = None
-        if body is not None:
-            headers["Content-Type"] = content_type
-            data = orjson.dumps(body)
-        params = [(k, v) for k, v in (query or {}).items() if v is not None]
-        url = self.base_url + path + (f"?{urlencode(params)}" if params else "")
-        limit = (
-            urllib3.Timeout(connect=timeout[0], read=timeout[1])
-            if isinstance(timeout, tuple)
-            else urllib3.Timeout(total=timeout)
-        )
-        try:
-            return self.api.rest_client.pool_manager.request(  # type: ignore[no-any-return]
-                method, url, body=data, headers=headers, timeout=limit, preload_content=False
-            )
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise ApiError(0, "", f"{method} {path}: {exc}") from None
+        self.rest.close()
 
     def request(
         self,
@@ -194,16 +137,14 @@ class KubeClient:
     ) -> Any:
         """The decoded JSON answer; ``ApiError`` for a non-2xx answer or a lost connection."""
         self.limiter.wait()
-        response = self._send(method, path, query, body, content_type, timeout)
         try:
-            data: bytes = response.read()
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise ApiError(0, "", f"{method} {path}: {exc}") from None
-        finally:
-            response.release_conn()
-        if not 200 <= response.status <= 299:
-            raise _error_from(response.status, data)
-        return orjson.loads(data) if data else None
+            return self.rest.request(
+                method, path, query=query, body=body, content_type=content_type, timeout=timeout
+            )
+        except RestApiError as err:
+            raise ApiError(err.status, err.reason, err.message) from None
+        except ConnectionError as exc:
+            raise ApiError(0, "", str(exc)) from None
 
     def watch(
         self,
@@ -216,28 +157,24 @@ class KubeClient:
     ) -> Iterator[dict[str, Any]]:
         """The events of a watch, one decoded line each, until the server ends it.
 
-        ``holder`` receives the open urllib3 response, so another thread can
-        shut it down to stop a blocked read.
+        ``holder`` receives the open stream, so another thread can ``close()``
+        it to stop a blocked read. An ``ERROR`` event is raised as ``ApiError``.
         """
-        raw = self._send("GET", path, {**query, "watch": "true"}, None, "", (10, read_timeout))
-        if not 200 <= raw.status <= 299:
-            try:
-                raise _error_from(raw.status, raw.read())
-            finally:
-                raw.release_conn()
+        try:
+            stream = self.rest.watch_path(path, {**query, "watch": "true"}, read_timeout)
+        except RestApiError as err:
+            raise ApiError(err.status, err.reason, err.message) from None
+        except ConnectionError as exc:
+            raise ApiError(0, "", str(exc)) from None
         if holder is not None:
-            holder.append(raw)
+            holder.append(stream)
         if opened is not None:
             opened.set()
-        buffer = b""
         try:
-            for chunk in raw.stream(65536, decode_content=True):
-                buffer += chunk
-                *lines, buffer = buffer.split(b"\n")
-                for line in lines:
-                    if line.strip():
-                        yield orjson.loads(line)
-        except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
+            yield from stream
+        except RestApiError as err:
+            raise ApiError(err.status, err.reason, err.message) from None
+        except ConnectionError as exc:
             raise ApiError(0, "", f"watch {path}: {exc}") from None
         finally:
-            raw.release_conn()
+            stream.close()

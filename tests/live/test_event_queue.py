@@ -94,7 +94,7 @@ def test_events_beyond_the_queue_are_dropped_and_status_patches_kept(
     kubeconfig = tmp_path / "kubeconfig"
     url = f"http://127.0.0.1:{server.server_address[1]}"
     write_kubeconfig(kubeconfig, url, user="test", token=None, ca_file=None)
-    kube = KubeClient.connect(str(kubeconfig), qps=100_000, burst=100_000, pool_size=4)
+    kube = KubeClient.connect(str(kubeconfig), qps=100_000, burst=100_000)
     client = ApiClusterClient(
         kube, pdbs=list, on_bind_failed=lambda *_: None, workers=1, recorder_workers=1
     )

@@ -75,6 +75,7 @@ def server() -> Iterator[tuple[Script, KubeClient]]:
     configuration.host = f"http://127.0.0.1:{httpd.server_address[1]}"
     kube = KubeClient(k8s_client.ApiClient(configuration), qps=-1, burst=1)
     yield script, kube
+    kube.close()
     httpd.shutdown()
     httpd.server_close()
 

@@ -25,7 +25,7 @@ KEY = "default/web"
 @pytest.fixture
 def live(tmp_path: Path) -> Iterator[tuple[KubeClient, LiveScheduler]]:
     with api_server("ksched", tmp_path / "api") as kubeconfig:
-        kube = KubeClient.connect(str(kubeconfig), qps=1000, burst=1000, pool_size=16)
+        kube = KubeClient.connect(str(kubeconfig), qps=1000, burst=1000)
         scheduler = LiveScheduler(kube, default_config(), lease=None, seed=1)
         scheduler.start(sync_timeout=30)
         try:
