@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from ksched.cli.daemon_gc import tune_gc
 from ksched.cli.errors import UsageError
 
 __all__ = ["add_parser", "run"]
@@ -55,6 +56,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def run(args: argparse.Namespace) -> int:
     from ksched.apiserver import AuthError, ServerError, ServerOptions, serve
+
+    tune_gc()
 
     options = ServerOptions(
         bind_address=args.bind_address,

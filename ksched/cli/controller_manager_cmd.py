@@ -11,6 +11,7 @@ import logging
 import sys
 from pathlib import Path
 
+from ksched.cli.daemon_gc import tune_gc
 from ksched.cli.errors import UsageError
 
 __all__ = ["add_parser", "run"]
@@ -39,6 +40,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 def run(args: argparse.Namespace) -> int:
     from ksched.cluster.signals import wait_for_stop
     from ksched.controllers import ClientConfigError, ControllerManager, KubeClient
+
+    tune_gc()
 
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(name)s %(message)s")
     if not args.kubeconfig.is_file():

@@ -18,6 +18,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from ksched.cli.daemon_gc import tune_gc
 from ksched.cli.errors import UsageError
 
 __all__ = ["add_parser", "parse_failure", "run"]
@@ -78,6 +79,8 @@ def run(args: argparse.Namespace) -> int:
     from ksched.cluster.signals import wait_for_stop
     from ksched.controllers import ClientConfigError, KubeClient
     from ksched.kubelet import FakeKubelet, StageError, Stages, nodes_from_flags, nodes_from_table
+
+    tune_gc()
 
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(name)s %(message)s")
     if not args.kubeconfig.is_file():

@@ -15,6 +15,7 @@ import threading
 from pathlib import Path
 from types import FrameType
 
+from ksched.cli.daemon_gc import tune_gc
 from ksched.cli.errors import UsageError
 from ksched.config import DEFAULT_SCHEDULER_NAME, default_config, load_config
 
@@ -65,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
     from ksched.live.leader import LeaseSettings
     from ksched.live.metrics import HealthServer
     from ksched.live.runner import LiveScheduler
+
+    tune_gc()
 
     logging.basicConfig(
         level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
