@@ -118,7 +118,7 @@ class ApiServerApp:
         except StatusError as exc:
             response = _respond(request, exc.code, exc.body())
         except Exception as exc:
-            log.exception("internal error serving %s %s", request.method, request.url.path)
+            log.exception("internal error serving %s %s", request.method, scope["path"])
             body = errors.status_body(500, "InternalError", f"an internal error occurred: {exc}")
             response = _respond(request, 500, body)
         await response(scope, receive, send)
@@ -169,7 +169,8 @@ class ApiServerApp:
     # -- dispatch ----------------------------------------------------------------
 
     async def _handle(self, request: Request) -> Response:
-        path = request.url.path.rstrip("/") or "/"
+        # The scope's path as is: ``request.url`` would build and parse a whole URL.
+        path = request.scope["path"].rstrip("/") or "/"
         if path in ("/healthz", "/livez", "/readyz"):
             return Response("ok", 200, media_type="text/plain")
         user = self._user(request)

@@ -127,6 +127,10 @@ def serve(options: ServerOptions) -> None:
         lifespan="on",
         log_level="warning",
         access_log=False,
+        # No X-Forwarded-* rewriting (kube-apiserver trusts no proxy headers by default) and
+        # no Server header (Go's net/http sends none); both cost CPU on every request.
+        proxy_headers=False,
+        server_header=False,
         ssl_certfile=str(cert) if cert else None,
         ssl_keyfile=str(key) if key else None,
         timeout_keep_alive=120,
