@@ -297,10 +297,14 @@ class Registry:
                 if wait <= 0:
                     return
                 try:
-                    if math.isinf(wait):
+                    if not watcher.queue.empty():
+                        item = watcher.queue.get_nowait()
+                    elif math.isinf(wait):
                         item = await watcher.queue.get()
                     else:
-                        item = await asyncio.wait_for(watcher.queue.get(), wait)
+                        # asyncio.timeout, not wait_for: no new task per wake-up.
+                        async with asyncio.timeout(wait):
+                            item = await watcher.queue.get()
                 except TimeoutError:
                     if loop.time() >= deadline:
                         return
