@@ -80,7 +80,8 @@ class FakeKubelet:
         self.renew_interval = renew_interval
         self.failed: set[str] = set()
         self._annotated: set[str] = set()
-        self.pods = Informer(client, PODS)
+        # Bound pods only, as a kubelet watches its node's (KWOK: all nodes it manages).
+        self.pods = Informer(client, PODS, field_selector="spec.nodeName!=")
         self.node_informer = Informer(client, NODES)
         self.pods.add_handler(self._on_pod)
         self.node_informer.add_handler(self._on_node)
