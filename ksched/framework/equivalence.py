@@ -64,6 +64,9 @@ class ClassEntry:
     fits: NDArray[np.bool_] | None = None
     fixed_total: NDArray[np.int64] | None = None
     raw: dict[str, NDArray[np.int64]] = field(default_factory=dict)
+    # The last changed rows worked out: (since position, log position, node generation, rows).
+    # Filter and Score of one cycle usually ask the same question.
+    dirty: tuple[int, int, int, NDArray[np.intp] | slice | None] | None = None
 
     def valid_for(self, snap: ClusterSnapshot) -> bool:
         return (

@@ -397,9 +397,20 @@ class Framework:
             if entry.fits is not None and at.rows and _size(rows) <= ROW_PATH_MAX_ROWS:
                 self._filter_few(state, pod, at, _row_list(rows), entry)
             else:
+                if at.node_only_filters:
+                    # As _filter_few: rows a leading node-only plugin failed stay failed, and
+                    # on the others the plugins run from the first one reading pods on. (Only
+                    # active plugins' indices occur, so those failures are the ones below it.)
+                    first = at.from_pods[0][0] if at.from_pods else len(self.filters)
+                    who_now = entry.who[rows]
+                    kept = (who_now >= 0) & (who_now < first)
+                    if np.count_nonzero(kept):
+                        rows = _as_array(rows)[~kept]
+                    active = at.from_pods
                 codes = np.zeros(_size(rows), dtype=np.uint8)
                 who = np.full(_size(rows), -1, dtype=np.int16)
-                self._filter_rows(state, pod, active, rows, codes, who)
+                if _size(rows):
+                    self._filter_rows(state, pod, active, rows, codes, who)
                 entry.codes[rows] = codes
                 entry.who[rows] = who
                 if entry.fits is not None:
@@ -414,7 +425,9 @@ class Framework:
             # Statuses are read only when nothing fits; skip building them.
             return FilterOutcome(feasible, processed, NodeToStatus(), set(), m)
         codes_now, who_now = entry.codes.copy(), entry.who.copy()
-        unsched = {self.filters[i].name for i in np.unique(who_now[who_now >= 0]).tolist()}
+        # The rejecting plugins: bincount, cheaper than np.unique's sort of every row.
+        rejecters = np.flatnonzero(np.bincount(who_now[who_now >= 0]))
+        unsched = {self.filters[i].name for i in rejecters.tolist()}
 
         def resolve(row: int) -> Status | None:
             i = int(who_now[row])
@@ -553,13 +566,16 @@ class Framework:
         """Raw scores of ``rows`` (all rows when None or not cached); True if any was rebuilt."""
         snap = self.snapshot
         rebuilt = False
-        for (plugin, _), checked in zip(at.plugins, at.checked, strict=True):
+        plugins = zip(at.plugins, at.checked, at.node_only, strict=True)
+        for (plugin, _), checked, node_only in plugins:
             raw = entry.raw.get(plugin.name)
             if raw is None or rows is None:
                 raw = self._score_rows(state, pod, plugin, NodeSet(snap, slice(0, snap.n)))
                 entry.raw[plugin.name] = raw
                 rebuilt = True
                 fresh = raw
+            elif node_only:
+                continue  # the log holds pod changes only: unchanged, as in _score_few
             elif _size(rows):
                 fresh = self._score_rows(state, pod, plugin, NodeSet(snap, rows))
                 raw[rows] = fresh
@@ -880,6 +896,17 @@ def _dirty_rows(snap: Any, entry: ClassEntry, position: int) -> NDArray[np.intp]
     """Rows changed since log ``position``; None when the entry must be rebuilt."""
     if not entry.valid_for(snap):
         return None
+    memo = entry.dirty
+    key = (position, snap.log_position, snap.node_generation)
+    if memo is not None and memo[:3] == key:
+        return memo[3]
+    rows = _changed_rows(snap, position)
+    entry.dirty = (*key, rows)
+    return rows
+
+
+def _changed_rows(snap: Any, position: int) -> NDArray[np.intp] | slice | None:
+    """``_dirty_rows`` of a valid entry, worked out from the log."""
     changed = snap.rows_changed_since(position)
     if changed is None:
         return None
@@ -900,6 +927,10 @@ def _dirty_rows(snap: Any, entry: ClassEntry, position: int) -> NDArray[np.intp]
 
 def _size(rows: NDArray[np.intp] | slice) -> int:
     return rows.stop - rows.start if isinstance(rows, slice) else len(rows)
+
+
+def _as_array(rows: NDArray[np.intp] | slice) -> NDArray[np.intp]:
+    return np.arange(rows.start, rows.stop, dtype=np.intp) if isinstance(rows, slice) else rows
 
 
 def _row_list(rows: NDArray[np.intp] | slice) -> list[int]:
@@ -942,6 +973,14 @@ def _window(fits: NDArray[np.bool_], s: int, num_to_find: int) -> tuple[NDArray[
     if end <= m and np.count_nonzero(fits[s:end]) == num_to_find:
         # A cluster with room: the next rows all fit, found without listing positions.
         return np.arange(s, end, dtype=np.intp), num_to_find
+    if num_to_find >= m:
+        # Every fitting row is wanted (percentageOfNodesToScore 100): those from ``s`` on,
+        # then those before it, as the segments below find them; all ``m`` are read.
+        rows = fits.nonzero()[0]
+        if s:
+            k = int(rows.searchsorted(s))
+            rows = np.concatenate((rows[k:], rows[:k]))
+        return rows, m
     found: list[NDArray[np.intp]] = []
     n_found = 0
     processed = m

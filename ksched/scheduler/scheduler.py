@@ -354,7 +354,7 @@ class Scheduler:
             return nodes.row(int(top[0]))
         if self.tie_break == "smallest-name":
             tied = nodes.indices[top]
-            return int(tied[np.argmin(self.snapshot.name_ranks()[tied])])
+            return int(tied[self.snapshot.name_ranks()[tied].argmin()])
         return nodes.row(int(top[int(self.rng.integers(len(top)))]))
 
     # -- failure ------------------------------------------------------------------------

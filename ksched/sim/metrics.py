@@ -561,36 +561,53 @@ class SeriesRecorder:
         return df
 
 
+_Pcts = tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]
+
+
 class NodeUtilRecorder:
     """Per-node utilisation at sample times; ``gpu_pct`` is NaN on nodes without GPUs."""
 
     def __init__(self) -> None:
-        self._parts: list[pd.DataFrame] = []
+        # One (time, rows, names, cpu, mem, gpu) per sample, framed once at the end: a
+        # DataFrame per sample cost more than the sampling.
+        self._parts: list[tuple[float, NDArray[np.intp], NDArray[np.object_], *_Pcts]] = []
 
     def sample(self, time: float, metrics: ClusterMetrics) -> None:
         rows = np.flatnonzero(metrics.alive)
         with np.errstate(divide="ignore", invalid="ignore"):
-            part = pd.DataFrame(
-                {
-                    "time": np.full(len(rows), time),
-                    "node": np.asarray(metrics.names, dtype=object)[rows],
-                    "cpu_pct": 100.0 * metrics.used_cpu[rows] / metrics.cap_cpu[rows],
-                    "mem_pct": 100.0 * metrics.used_mem[rows] / metrics.cap_mem[rows],
-                    "gpu_pct": np.where(
+            self._parts.append(
+                (
+                    time,
+                    rows,
+                    np.asarray(metrics.names, dtype=object)[rows],
+                    100.0 * metrics.used_cpu[rows] / metrics.cap_cpu[rows],
+                    100.0 * metrics.used_mem[rows] / metrics.cap_mem[rows],
+                    np.where(
                         metrics.cap_gpu[rows] > 0,
                         100.0 * metrics.used_gpu[rows] / np.maximum(metrics.cap_gpu[rows], 1),
                         np.nan,
                     ),
-                }
+                )
             )
-        self._parts.append(part)
 
     def frame(self) -> pd.DataFrame:
         if not self._parts:
             return pd.DataFrame({c: pd.Series(dtype=float) for c in NODE_UTIL_COLUMNS}).astype(
                 {"node": object}
             )
-        return pd.concat(self._parts, ignore_index=True)
+        times, rows, names, cpu, mem, gpu = zip(*self._parts, strict=True)
+        return pd.DataFrame(
+            {
+                # np.full per sample keeps the times' type (the arrival protocol's are ints).
+                "time": np.concatenate(
+                    [np.full(len(r), t) for t, r in zip(times, rows, strict=True)]
+                ),
+                "node": np.concatenate(names),
+                "cpu_pct": np.concatenate(cpu),
+                "mem_pct": np.concatenate(mem),
+                "gpu_pct": np.concatenate(gpu),
+            }
+        )
 
 
 def percentiles(values: NDArray[np.float64], qs: Iterable[float]) -> list[float]:

@@ -39,7 +39,16 @@ from ksched.framework.clock import SimClock
 from ksched.framework.pod_info import PodInfo
 from ksched.framework.queue import ACTIVE, BACKOFF
 from ksched.scheduler.scheduler import ScheduleResult
-from ksched.sim._common import FAILED, FINISHED, PENDING, RUNNING, check, evicted_keys, progress_bar
+from ksched.sim._common import (
+    FAILED,
+    FINISHED,
+    PENDING,
+    RUNNING,
+    check,
+    evicted_keys,
+    progress_bar,
+    rare_collections,
+)
 from ksched.sim._setup import InProcessReplay, ReplayOptions, arrival_order, records_in_time
 from ksched.sim.engine import Engine
 from ksched.sim.metrics import arrival_window_means, percentiles
@@ -53,10 +62,6 @@ __all__ = ["Lifetime", "NodeEvent", "TimeReplay"]
 Lifetime = Literal["duration", "deletion"]
 # Event priorities at equal times: lower runs first.
 DEPART, NODE, ARRIVE, STEP, SAMPLE = range(5)
-# A replay makes next to no cyclic garbage, yet with the default thresholds
-# the collector took an eighth of its CPU time rescanning live nodes and pods;
-# rarer collections still bound what a plugin's reference cycles can hold.
-_GC_THRESHOLD: Final = (10_000, 100, 100)
 # Arriving pods are built this many at a time (see TimeReplay._arrival_info).
 _BUILD_BATCH: Final = 256
 
@@ -140,12 +145,8 @@ class TimeReplay(InProcessReplay):
 
     # -- set-up ----------------------------------------------------------------------
     def run(self) -> ReplayResult:
-        threshold = gc.get_threshold()
-        gc.set_threshold(*_GC_THRESHOLD)
-        try:
+        with rare_collections():
             return self._run()
-        finally:
-            gc.set_threshold(*threshold)
 
     def _run(self) -> ReplayResult:
         start = time.perf_counter()

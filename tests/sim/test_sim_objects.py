@@ -10,6 +10,7 @@ from _simdata import pods
 
 from ksched.framework.pod_info import PodInfo
 from ksched.sim import PodConversion, PodFactory
+from ksched.sim.objects import _copied
 from ksched.traces.workload import GPU_CARD_MODEL, GPU_MILLI
 
 
@@ -74,3 +75,21 @@ def test_pod_info_from_the_table_equals_the_exact_form(extended: bool) -> None:
 def test_repeats_says_whether_rows_repeat() -> None:
     assert PodFactory(pods([1000] * 4)).repeats
     assert not PodFactory(pods([1000, 2000, 3000])).repeats
+
+
+def test_fast_copy_equals_pydantics_model_copy() -> None:
+    """The replay's shallow copy is pydantic's ``model_copy(update=...)``, extra fields and
+    which fields were set included (they decide what a dump writes)."""
+    template = PodFactory(pods([1000], num_gpu=[1], gpu_milli=[500])).pod(0)
+    template.metadata.__pydantic_extra__ = {"somethingNew": 1}  # an unknown field kept
+    update = {"name": "renamed", "labels": {"a": "b"}}
+    ours = _copied(template.metadata, update)
+    theirs = template.metadata.model_copy(update=update)
+    assert ours == theirs
+    assert ours.model_fields_set == theirs.model_fields_set
+    assert ours.model_dump(by_alias=True, exclude_unset=True) == theirs.model_dump(
+        by_alias=True, exclude_unset=True
+    )
+    assert ours.__pydantic_extra__ is not template.metadata.__pydantic_extra__
+    whole = _copied(template)
+    assert whole == template.model_copy() and whole.spec is template.spec  # shallow, as theirs

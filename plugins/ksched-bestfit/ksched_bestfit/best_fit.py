@@ -50,7 +50,8 @@ def min_max_normalize(scores: NDArray[np.int64]) -> None:
     """The simulator's NormalizeScore, in place: lowest -> 0, highest -> 100, all equal -> 0."""
     if not len(scores):
         return
-    low, high = int(scores.min()), int(scores.max())
+    # argmin/argmax: cheaper than min()/max() on a cycle's few hundred scores.
+    low, high = int(scores[scores.argmin()]), int(scores[scores.argmax()])
     if high == low:
         scores[:] = MIN_NODE_SCORE
         return

@@ -43,6 +43,8 @@ __all__ = [
 ]
 
 ERR_NO_VICTIMS = "No preemption victims found for incoming pod"
+# Compared with uint8 codes: a numpy scalar, not the enum member numpy would convert each time.
+_UNSCHEDULABLE = np.uint8(Code.UNSCHEDULABLE)
 
 
 def potential_nodes(snapshot: ClusterSnapshot, statuses: NodeToStatus) -> list[NodeInfo]:
@@ -58,7 +60,10 @@ def potential_nodes(snapshot: ClusterSnapshot, statuses: NodeToStatus) -> list[N
 def potential_rows(snapshot: ClusterSnapshot, statuses: NodeToStatus) -> NDArray[np.intp]:
     """``potential_nodes`` as snapshot rows, without building the list of NodeInfo."""
     codes = statuses.codes()
-    if codes is None or len(codes) != snapshot.n:
+    if codes is None:
+        # No per-row codes (a PreFilter rejection): every node reads ``absent`` but those named.
+        effective = np.full(snapshot.n, code_of(statuses.absent), dtype=np.uint8)
+    elif len(codes) != snapshot.n:
         return np.fromiter(
             (
                 ni.index
@@ -67,13 +72,14 @@ def potential_rows(snapshot: ClusterSnapshot, statuses: NodeToStatus) -> NDArray
             ),
             dtype=np.intp,
         )
-    # Row code 0 means the node was not rejected by a filter: it reads the absent status.
-    effective = np.where(codes == 0, np.uint8(code_of(statuses.absent)), codes)
+    else:
+        # Row code 0 means the node was not rejected by a filter: it reads the absent status.
+        effective = np.where(codes == 0, np.uint8(code_of(statuses.absent)), codes)
     for name, status in statuses.statuses.items():
         row = snapshot.index.get(name)
         if row is not None:
             effective[row] = status.code
-    return np.flatnonzero(effective == Code.UNSCHEDULABLE)
+    return np.flatnonzero(effective == _UNSCHEDULABLE)
 
 
 def calculate_num_candidates(num_nodes: int, percentage: int, absolute: int) -> int:

@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Final
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
@@ -142,7 +143,7 @@ class DefaultPreemption:
         absent = Status.unresolvable(ERR_NOT_HELPFUL)
         if not len(rows):
             return None, Status.unschedulable(no_fit_message(snap.n, {}, absent))
-        if not (snap.min_pod_priority[rows] < pod.priority).any():
+        if not np.count_nonzero(snap.min_pod_priority[rows] < pod.priority):
             # No candidate node holds a lower-priority pod: every dry run would find no
             # victims, so the outcome (and upstream's message) is known without running them.
             counts = {ERR_NO_VICTIMS: len(rows)}

@@ -85,6 +85,7 @@ class OpenGpuShare:
         self.args = args
         self.handle = handle
         self.gpus = GpuShareState.of(handle.snapshot)
+        self._selected: tuple[Any, Any] | None = None  # (framework, its selector)
 
     @property
     def name(self) -> str:
@@ -199,6 +200,16 @@ class OpenGpuShare:
     def _selector(self) -> Any:
         """The highest-weight score plugin if it can choose GPUs (first on equal weights)."""
         framework = getattr(self.handle, "framework", None)
+        # A profile's score plugins are fixed once its framework is built: look once.
+        if self._selected is not None and self._selected[0] is framework:
+            return self._selected[1]
+        selector = self._find_selector(framework)
+        if framework is not None:
+            self._selected = (framework, selector)
+        return selector
+
+    @staticmethod
+    def _find_selector(framework: Any) -> Any:
         scores: list[tuple[Any, int]] = list(getattr(framework, "scores", None) or [])
         if not scores:
             return None

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import weakref
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -38,6 +38,8 @@ from ksched.framework.resources import CPU_COL
 from ksched.framework.snapshot import ClusterSnapshot, NodeInfo, NodeSet
 
 __all__ = ["GpuShareState", "Holding", "NodeView"]
+
+_T = TypeVar("_T", bound=np.generic)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,14 +141,18 @@ class GpuShareState:
                 if pod.key not in kept:
                     self.pod_added(pod, info)
 
+    # _room and _apply touch a GPU or two per call: scalar indexing beats numpy's fancy indexing.
     def _room(self, row: int, indices: tuple[int, ...], milli: int) -> bool:
         gpus = int(self.gpus[row])
-        return all(0 <= g < gpus for g in indices) and bool(
-            (self.free[row, list(indices)] >= milli).all()
-        )
+        if not all(0 <= g < gpus for g in indices):
+            return False
+        free: list[int] = self.free[row].tolist()
+        return all(free[g] >= milli for g in indices)
 
     def _apply(self, row: int, held: Holding, sign: int) -> None:
-        self.free[row, list(held.indices)] += sign * held.milli
+        free = self.free[row]
+        for g in held.indices:  # distinct: parse_gpu_index and the selections ensure it
+            free[g] += sign * held.milli
         self.tags[row, min(held.tag, self.width)] -= sign
 
     # -- reading ----------------------------------------------------------------------
@@ -165,11 +171,11 @@ class GpuShareState:
         idx = nodes.idx
         cpu_free = snap.allocatable[idx, CPU_COL] - snap.requested[idx, CPU_COL]
         return NodeView(
-            free=self.free[idx].copy(),
-            gpus=self.gpus[idx].copy(),
-            model=self.model[idx].copy(),
+            free=_copied_rows(self.free, idx),
+            gpus=_copied_rows(self.gpus, idx),
+            model=_copied_rows(self.model, idx),
             cpu_free=np.asarray(cpu_free, dtype=np.int64),
-            tags=self.tags[idx].copy(),
+            tags=_copied_rows(self.tags, idx),
         )
 
     # -- pods -------------------------------------------------------------------------
@@ -225,3 +231,8 @@ class GpuShareState:
 
     def pod_removed(self, pod: PodInfo, node: NodeInfo) -> None:
         self.release(pod.key)
+
+
+def _copied_rows(table: NDArray[_T], idx: NDArray[np.intp] | slice) -> NDArray[_T]:
+    """``table[idx]``, never a view (``take`` copies an index array's rows the cheapest)."""
+    return table[idx].copy() if isinstance(idx, slice) else table.take(idx, axis=0)

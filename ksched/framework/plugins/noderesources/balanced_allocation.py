@@ -28,7 +28,7 @@ from ksched.framework.plugins.noderesources.allocation import (
 from ksched.framework.plugins.noderesources.fit import ResourceSpecArgs
 from ksched.framework.pod_info import PodInfo
 from ksched.framework.resources import CPU_COL, MEMORY_COL
-from ksched.framework.snapshot import NodeInfo, NodeSet
+from ksched.framework.snapshot import NodeInfo, NodeSet, rows_of
 
 NAME: Final = names.NODE_RESOURCES_BALANCED_ALLOCATION
 
@@ -90,9 +90,9 @@ class BalancedAllocation:
         half = MAX_NODE_SCORE // 2
         if self._cpu_memory:
             snap = nodes.snapshot
-            alloc = snap.allocatable[nodes.idx, :2]
-            if alloc.all():
-                used = snap.requested[nodes.idx, :2]
+            alloc = rows_of(snap.allocatable, nodes.idx)[:, :2]
+            if np.count_nonzero(alloc) == alloc.size:  # every node has both (cheaper than all())
+                used = rows_of(snap.requested, nodes.idx)[:, :2]
                 cpu_memory = np.array(
                     (pod.requests.get("cpu", 0), pod.requests.get("memory", 0)), dtype=np.int64
                 )

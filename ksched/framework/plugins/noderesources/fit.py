@@ -36,7 +36,7 @@ from ksched.framework.resources import (
     ResourceIndex,
     is_scalar_resource,
 )
-from ksched.framework.snapshot import ClusterSnapshot, NodeInfo, NodeSet
+from ksched.framework.snapshot import ClusterSnapshot, NodeInfo, NodeSet, rows_of
 from ksched.framework.status import Code, Status
 
 NAME: Final = names.NODE_RESOURCES_FIT
@@ -220,11 +220,12 @@ class NodeResourcesFit:
     def filter_nodes(self, state: CycleState, pod: PodInfo, nodes: NodeSet) -> NDArray[np.uint8]:
         snap = nodes.snapshot
         cols, need, _, _ = self._columns(pod, snap)
-        alloc = snap.allocatable[nodes.idx][:, cols]
-        short = snap.requested[nodes.idx][:, cols] + need > alloc
-        bad = np.asarray(short.any(axis=1))
+        alloc = rows_of(snap.allocatable, nodes.idx)[:, cols]
+        used = rows_of(snap.requested, nodes.idx)[:, cols]
+        used += need
+        bad = np.asarray((used > alloc).any(axis=1))
         out: NDArray[np.uint8] = bad.astype(np.uint8)
-        if not out.any():
+        if not np.count_nonzero(bad):  # count_nonzero: no reduction machinery, as any() has
             return out
         out *= np.uint8(Code.UNSCHEDULABLE)
         # The pod alone exceeds the node (pods column excluded): preemption cannot help.
@@ -279,10 +280,10 @@ class NodeResourcesFit:
     def _score_cpu_memory(self, pod: PodInfo, nodes: NodeSet) -> NDArray[np.int64] | None:
         """The default resources (cpu, memory) on nodes that have both: a few whole-array ops."""
         snap = nodes.snapshot
-        alloc = snap.allocatable[nodes.idx, :2]
-        if not alloc.all():
+        alloc = rows_of(snap.allocatable, nodes.idx)[:, :2]
+        if np.count_nonzero(alloc) != alloc.size:
             return None
-        req = snap.non_zero_requested[nodes.idx] + np.array(
+        req = rows_of(snap.non_zero_requested, nodes.idx) + np.array(
             (pod.non_zero_cpu, pod.non_zero_memory), dtype=np.int64
         )
         if self.strategy == ScoringStrategyType.LEAST_ALLOCATED:
