@@ -15,6 +15,7 @@ per-call overhead would outweigh the work.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -97,7 +98,7 @@ class NodeToStatus:
     reasons) only when asked, so a failed cycle costs no per-node work.
     """
 
-    __slots__ = ("_codes", "_index", "_resolve", "absent", "statuses")
+    __slots__ = ("_codes", "_count", "_index", "_resolve", "absent", "statuses")
 
     def __init__(self, absent: Status | None = None) -> None:
         self.statuses: dict[str, Status] = {}
@@ -105,6 +106,7 @@ class NodeToStatus:
         self._index: dict[str, int] | None = None
         self._codes: NDArray[np.uint8] | None = None
         self._resolve: Callable[[int], Status | None] | None = None
+        self._count: Callable[[], Counter[str]] | None = None
 
     @classmethod
     def from_arrays(
@@ -113,11 +115,34 @@ class NodeToStatus:
         codes: NDArray[np.uint8],
         resolve: Callable[[int], Status | None],
         absent: Status | None,
+        count: Callable[[], Counter[str]] | None = None,
     ) -> NodeToStatus:
-        """``codes[i]`` is the Code of snapshot row ``i`` (0: passed or not evaluated)."""
+        """``codes[i]`` is the Code of snapshot row ``i`` (0: passed or not evaluated).
+
+        ``count`` gives the reasons of all failed rows at once, as ``resolve``
+        would row by row.
+        """
         nts = cls(absent)
-        nts._index, nts._codes, nts._resolve = index, codes, resolve
+        nts._index, nts._codes, nts._resolve, nts._count = index, codes, resolve, count
         return nts
+
+    def reason_counts(self) -> tuple[Counter[str], int] | None:
+        """How many failed nodes give each reason, and how many failed; None if not array-backed.
+
+        A cycle that failed on thousands of nodes would otherwise build a
+        ``Status`` per node just to count its reasons (the FailedScheduling
+        message); statuses set one by one are counted as they are.
+        """
+        if self._count is None or self._codes is None or self._index is None:
+            return None
+        counts = self._count()
+        failed = int(np.count_nonzero(self._codes))
+        for node, status in self.statuses.items():
+            i = self._index.get(node)
+            if i is None or self._codes[i] == 0:
+                counts.update(status.reasons)
+                failed += 1
+        return counts, failed
 
     def get(self, node: str) -> Status | None:
         hit = self.statuses.get(node)

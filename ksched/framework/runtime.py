@@ -8,6 +8,7 @@ per-node plugins are looped only over the nodes still feasible.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -344,7 +345,10 @@ class Framework:
                 return None
             return self._reason(state, pod, i, row, Code(int(row_codes[row])))
 
-        statuses = NodeToStatus.from_arrays(snap.index, row_codes, resolve, absent)
+        def count() -> Counter[str]:
+            return self._count_reasons(state, pod, row_codes, row_who, extra)
+
+        statuses = NodeToStatus.from_arrays(snap.index, row_codes, resolve, absent, count)
         return FilterOutcome(feasible, processed, statuses, unsched, m)
 
     # -- equivalence-class reuse --------------------------------------------------------
@@ -435,7 +439,10 @@ class Framework:
                 return None
             return self._reason(state, pod, i, row, Code(int(codes_now[row])))
 
-        statuses = NodeToStatus.from_arrays(snap.index, codes_now, resolve, None)
+        def count() -> Counter[str]:
+            return self._count_reasons(state, pod, codes_now, who_now, {})
+
+        statuses = NodeToStatus.from_arrays(snap.index, codes_now, resolve, None, count)
         return FilterOutcome(feasible, processed, statuses, unsched, m)
 
     def _filter_rows(
@@ -728,6 +735,44 @@ class Framework:
         if len(found) < need:
             last = -1
         return np.asarray(found, dtype=np.intp), last
+
+    def _count_reasons(
+        self,
+        state: CycleState,
+        pod: PodInfo,
+        codes: NDArray[np.uint8],
+        who: NDArray[np.int16],
+        extra: dict[int, Status],
+    ) -> Counter[str]:
+        """Every failed row's reasons, counted: as ``_reason`` row by row, but a plugin with
+        ``filter_reasons_nodes`` answers for all its rows in one vectorised call."""
+        counts: Counter[str] = Counter()
+        failed = np.flatnonzero(codes)
+        for row in extra:
+            if codes[row]:
+                counts.update(extra[row].reasons)
+        if extra:
+            failed = failed[~np.isin(failed, np.fromiter(extra, dtype=np.intp))]
+        by = who[failed]
+        for i in np.flatnonzero(np.bincount(by[by >= 0])).tolist():
+            rows = failed[by == i]
+            plugin = self.filters[i]
+            vectorised = getattr(plugin, "filter_reasons_nodes", None)
+            out = None
+            if vectorised is not None:
+                nodes = NodeSet(self.snapshot, rows)
+                out = _call(plugin, "Filter", vectorised, state, pod, nodes)
+            if out is not None and not isinstance(out, Status):
+                given = np.zeros(len(rows), dtype=np.bool_)
+                for reason, mask in out:
+                    n = int(np.count_nonzero(mask))
+                    if n:
+                        counts[reason] += n
+                        given |= mask
+                rows = rows[~given]  # none of its reasons applies: as _reason says then
+            for row in rows.tolist():
+                counts.update(self._reason(state, pod, i, row, Code(int(codes[row]))).reasons)
+        return counts
 
     def _reason(self, state: CycleState, pod: PodInfo, i: int, row: int, code: Code) -> Status:
         plugin = self.filters[i]

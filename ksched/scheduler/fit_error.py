@@ -27,17 +27,22 @@ def fit_error_message(num_all_nodes: int, diagnosis: Diagnosis) -> str:
     if diagnosis.pre_filter_msg:
         msg += f" {diagnosis.pre_filter_msg}."
     else:
-        counts: Counter[str] = Counter()
-        failed = diagnosis.statuses.failed_nodes()
-        for node in failed:
-            status = diagnosis.statuses.get(node)
-            if status is not None:
-                counts.update(status.reasons)
+        counted = diagnosis.statuses.reason_counts()
+        if counted is not None:
+            counts, n_failed = counted
+        else:
+            counts = Counter()
+            failed = diagnosis.statuses.failed_nodes()
+            n_failed = len(failed)
+            for node in failed:
+                status = diagnosis.statuses.get(node)
+                if status is not None:
+                    counts.update(status.reasons)
         absent = diagnosis.statuses.absent
-        if absent is not None and len(failed) < num_all_nodes:
+        if absent is not None and n_failed < num_all_nodes:
             # Nodes never evaluated (outside a PreFilterResult) read as the absent status.
             for reason in absent.reasons:
-                counts[reason] += num_all_nodes - len(failed)
+                counts[reason] += num_all_nodes - n_failed
         if counts:
             msg += " " + ", ".join(sorted(f"{n} {r}" for r, n in counts.items())) + "."
     if diagnosis.post_filter_msg:

@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 from _plugins import node, nodes, pod, profile, scheduler
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ksched.api import Node
 from ksched.framework.interface import NodeToStatus
@@ -206,3 +208,71 @@ def statuses(**by_node: tuple[str, ...]) -> NodeToStatus:
 )
 def test_fit_error_message_formatter(num_nodes: int, diagnosis: Diagnosis, expected: str) -> None:
     assert fit_error_message(num_nodes, diagnosis) == expected
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(
+    shapes=st.lists(
+        st.tuples(
+            st.integers(1, 8),  # cpu
+            st.integers(1, 16),  # memory, GiB
+            st.integers(1, 4),  # pods
+            st.integers(0, 4),  # GPUs
+            st.booleans(),  # cordoned
+        ),
+        min_size=1,
+        max_size=12,
+    ),
+    residents=st.lists(st.tuples(st.integers(0, 11), st.integers(1, 4)), max_size=12),
+    want=st.tuples(st.integers(0, 9), st.integers(0, 17), st.integers(0, 5)),
+)
+def test_vectorised_reason_counts_match_node_by_node(
+    monkeypatch: pytest.MonkeyPatch,
+    shapes: list[tuple[int, int, int, int, bool]],
+    residents: list[tuple[int, int]],
+    want: tuple[int, int, int],
+) -> None:
+    """NodeResourcesFit counts its reasons over all failed nodes at once; the message is the
+    one built from each node's own Filter status."""
+    cluster = [
+        node(
+            f"n{i}",
+            cpu=str(c),
+            memory=f"{m}Gi",
+            pods=p,
+            extended={"nvidia.com/gpu": str(g)} if g else None,
+            unschedulable=cordoned,
+        )
+        for i, (c, m, p, g, cordoned) in enumerate(shapes)
+    ]
+    bound = [
+        {"name": f"r{k}", "node_name": f"n{i % len(shapes)}", "cpu": f"{c * 100}m"}
+        for k, (i, c) in enumerate(residents)
+    ]
+    cpu, memory, gpu = want
+    incoming: dict[str, Any] = {
+        "cpu": f"{cpu}" if cpu else None,
+        "memory": f"{memory}Gi" if memory else None,
+        "extended": {"nvidia.com/gpu": str(gpu)} if gpu else None,
+    }
+    result = _attempt(cluster, bound, incoming)
+    if result.scheduled:
+        return
+    with monkeypatch.context() as m:
+        m.setattr(NodeToStatus, "reason_counts", lambda self: None)
+        slow = _attempt(cluster, bound, incoming)
+    assert result.message == slow.message
+
+
+def _attempt(cluster: list[Node], bound: list[dict[str, Any]], incoming: dict[str, Any]) -> Any:
+    sched = scheduler(profile(NO_PREEMPTION))
+    sched.add_nodes(cluster)
+    for spec in bound:
+        sched.add_pod(pod(**spec))
+    sched.add_pod(pod("p", **incoming))
+    (result,) = [r for r in sched.run() if r.pod.name == "p"]
+    return result

@@ -40,6 +40,11 @@ from ksched.framework.snapshot import ClusterSnapshot, NodeInfo, NodeSet, rows_o
 from ksched.framework.status import Code, Status
 
 NAME: Final = names.NODE_RESOURCES_FIT
+_DEFAULT_COLUMNS: Final = (
+    ("cpu", CPU_COL),
+    ("memory", MEMORY_COL),
+    ("ephemeral-storage", EPHEMERAL_COL),
+)
 ERR_REASON_TOO_MANY_PODS: Final = "Too many pods"
 MAX_UTILIZATION: Final = 100
 MAX_CUSTOM_PRIORITY_SCORE: Final = 10
@@ -233,6 +238,26 @@ class NodeResourcesFit:
         out[hard] = np.uint8(Code.UNSCHEDULABLE_AND_UNRESOLVABLE)
         return out
 
+    def filter_reasons_nodes(
+        self, state: CycleState, pod: PodInfo, nodes: NodeSet
+    ) -> list[tuple[str, NDArray[np.bool_]]]:
+        """The reasons ``filter`` gives, each with the nodes it applies to, in one pass.
+
+        For the FailedScheduling message of a cycle that failed on many nodes.
+        """
+        snap = nodes.snapshot
+        cols, need, _, _ = self._columns(pod, snap)
+        vec = snap.pod_vector(pod)
+        # The order of _columns: pods, the default resources asked for, extended ones.
+        names = [f"Insufficient {r}" for r, c in _DEFAULT_COLUMNS if vec[c] > 0]
+        names = [
+            ERR_REASON_TOO_MANY_PODS,
+            *names,
+            *(f"Insufficient {r}" for r in self._checked(pod)),
+        ]
+        short = snap.requested[nodes.idx][:, cols] + need > snap.allocatable[nodes.idx][:, cols]
+        return [(name, short[:, k]) for k, name in enumerate(names)]
+
     def filter_row(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
         """``filter_nodes`` on one node (``fitsRequest``, noderesources/fit.go), plain integers."""
         snap = node.snapshot
@@ -265,7 +290,7 @@ class NodeResourcesFit:
             return hit[2]
         vec = snap.pod_vector(pod)
         cols = [PODS_COL]
-        cols += [c for c in (CPU_COL, MEMORY_COL, EPHEMERAL_COL) if vec[c] > 0]
+        cols += [c for _, c in _DEFAULT_COLUMNS if vec[c] > 0]
         cols += [snap.resources.column(r) for r in self._checked(pod)]
         arr = np.asarray(cols, dtype=np.intp)
         need = vec[arr]
