@@ -15,7 +15,6 @@ import math
 import random
 import secrets
 import time
-import uuid
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
@@ -56,9 +55,18 @@ def _now() -> str:
     return str(_clock[1])
 
 
+# RFC 4122 version 4: variant bits 10 (bits 62-63) and version 0100 (bits 76-79), as uuid.UUID sets.
+_UUID4_CLEAR: Final = ~((0xC000 << 48) | (0xF000 << 64))
+_UUID4_SET: Final = (0x8000 << 48) | (4 << 76)
+
+
 def _uid() -> str:
-    """A random (version 4) UUID; uids must be unique, not secret, so the fast generator serves."""
-    return str(uuid.UUID(int=random.getrandbits(128), version=4))
+    """A random (version 4) UUID; uids must be unique, not secret, so the fast generator serves.
+
+    Formatted by hand: building a ``uuid.UUID`` to print it was 4% of a create.
+    """
+    h = f"{random.getrandbits(128) & _UUID4_CLEAR | _UUID4_SET:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def _copy(obj: Mapping[str, Any]) -> dict[str, Any]:
