@@ -14,6 +14,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, Final
 
 from kubernetes import client as k8s_client
@@ -137,14 +138,10 @@ class KubeClient:
     ) -> Any:
         """The decoded JSON answer; ``ApiError`` for a non-2xx answer or a lost connection."""
         self.limiter.wait()
-        try:
+        with _as_api_error():
             return self.rest.request(
                 method, path, query=query, body=body, content_type=content_type, timeout=timeout
             )
-        except RestApiError as err:
-            raise ApiError(err.status, err.reason, err.message) from None
-        except ConnectionError as exc:
-            raise ApiError(0, "", str(exc)) from None
 
     def watch(
         self,
@@ -160,21 +157,25 @@ class KubeClient:
         ``holder`` receives the open stream, so another thread can ``close()``
         it to stop a blocked read. An ``ERROR`` event is raised as ``ApiError``.
         """
-        try:
+        with _as_api_error():
             stream = self.rest.watch_path(path, {**query, "watch": "true"}, read_timeout)
-        except RestApiError as err:
-            raise ApiError(err.status, err.reason, err.message) from None
-        except ConnectionError as exc:
-            raise ApiError(0, "", str(exc)) from None
         if holder is not None:
             holder.append(stream)
         if opened is not None:
             opened.set()
         try:
-            yield from stream
-        except RestApiError as err:
-            raise ApiError(err.status, err.reason, err.message) from None
-        except ConnectionError as exc:
-            raise ApiError(0, "", f"watch {path}: {exc}") from None
+            with _as_api_error(f"watch {path}: "):
+                yield from stream
         finally:
             stream.close()
+
+
+@contextmanager
+def _as_api_error(prefix: str = "") -> Iterator[None]:
+    """The transport's refusals as ``ApiError``; a lost connection is status 0."""
+    try:
+        yield
+    except RestApiError as err:
+        raise ApiError(err.status, err.reason, err.message) from None
+    except ConnectionError as exc:
+        raise ApiError(0, "", f"{prefix}{exc}") from None
