@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
 from typing import Any
 
 import numpy as np
@@ -180,6 +182,19 @@ def test_state_made_after_pods_were_bound_adopts_them() -> None:
     bound = PodInfo.from_pod(Pod.model_validate(gpu_pod_json("b", 1000, 2, node_name="a")))
     snap.add_pod(bound, "a")
     assert GpuShareState.of(snap).free[0].tolist() == [0, 0]
+
+
+def test_state_is_shared_per_snapshot_and_freed_with_it() -> None:
+    # A grid worker replays hundreds of cells: a state that outlived its snapshot
+    # kept each replay's cluster alive until the worker ran out of memory.
+    snap, _ = cluster(gpu_node_json("a", 2))
+    state = GpuShareState.of(snap)
+    assert GpuShareState.of(snap) is state is GpuShareState.existing(snap)
+    assert GpuShareState.existing(ClusterSnapshot()) is None
+    gone = weakref.ref(snap), weakref.ref(state)
+    del snap, state, _
+    gc.collect()
+    assert [ref() for ref in gone] == [None, None]
 
 
 PROFILE = """\

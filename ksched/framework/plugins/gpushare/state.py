@@ -16,9 +16,8 @@ GPUs, so a time-based replay that deletes pods keeps the layout right.
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass
-from typing import ClassVar, TypeVar
+from typing import TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -71,10 +70,6 @@ class NodeView:
 class GpuShareState:
     """Per-GPU free milli of all nodes (rows of the snapshot x the widest node's GPUs)."""
 
-    _by_snapshot: ClassVar[weakref.WeakKeyDictionary[ClusterSnapshot, GpuShareState]] = (
-        weakref.WeakKeyDictionary()
-    )
-
     def __init__(self, snapshot: ClusterSnapshot) -> None:
         self.snapshot = snapshot
         self.holdings: dict[str, Holding] = {}
@@ -91,16 +86,24 @@ class GpuShareState:
     @classmethod
     def of(cls, snapshot: ClusterSnapshot) -> GpuShareState:
         """The state of ``snapshot``, made on first use and shared by every plugin."""
-        state = cls._by_snapshot.get(snapshot)
+        state = cls.existing(snapshot)
         if state is None:
-            state = cls._by_snapshot[snapshot] = cls(snapshot)
+            state = cls(snapshot)  # registers itself as the snapshot's pod listener
         state.sync()
         return state
 
     @classmethod
     def existing(cls, snapshot: ClusterSnapshot) -> GpuShareState | None:
-        """The state of ``snapshot`` if a plugin made one (else no pod was ever held on a GPU)."""
-        return cls._by_snapshot.get(snapshot)
+        """The state of ``snapshot`` if a plugin made one (else no pod was ever held on a GPU).
+
+        Found among the snapshot's pod listeners, so it lives as long as the snapshot
+        and no longer: a class-level map from snapshot to state, whose values refer to
+        their keys, kept every replay's cluster alive (about 50 MB per openb cell).
+        """
+        for listener in snapshot.pod_listeners:
+            if isinstance(listener, cls):
+                return listener
+        return None
 
     # -- nodes ------------------------------------------------------------------------
     def sync(self) -> None:
