@@ -134,7 +134,10 @@ class ArrivalReplay(InProcessReplay):
     def run(self) -> ReplayResult:
         # What exists now (the workload, the modules) lives to the end, and the pods built
         # next are kept in ``infos``: full collections scanning them all cost as much as a
-        # tenth of the replay. Garbage frozen with them waits for the unfreeze.
+        # tenth of the replay. Garbage is collected first: frozen, an earlier replay's
+        # cluster would be unfrozen into the oldest generation after this one and frozen
+        # again by the next, never scanned (a grid worker grew by 75 MB a cell to 12 GB).
+        gc.collect()
         gc.freeze()
         try:
             with rare_collections():

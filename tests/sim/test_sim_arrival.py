@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,17 @@ def test_the_same_seed_gives_the_same_replay() -> None:
     pd.testing.assert_frame_equal(a.node_util, b.node_util)
     c = ArrivalReplay(small(), seed=4).run()
     assert list(c.pods["name"]) != list(a.pods["name"])
+
+
+def test_an_earlier_replay_is_freed_by_the_next_run() -> None:
+    # run() freezes what exists as it starts: an earlier replay's garbage frozen
+    # with it was never scanned, and a grid worker ran out of memory.
+    first = ArrivalReplay(small(), seed=1)
+    first.run()
+    gone = weakref.ref(first.scheduler.snapshot)
+    del first
+    ArrivalReplay(small(), seed=2).run()
+    assert gone() is None
 
 
 def test_a_pod_that_does_not_fit_is_dropped_after_one_attempt() -> None:
