@@ -176,6 +176,22 @@ class Recorder(Protocol):
 
 
 @contextmanager
+def frozen_heap() -> Iterator[None]:
+    """What is alive now is frozen for the block: the collector does not scan it again.
+
+    Garbage is collected first: frozen, an earlier replay's cluster would be unfrozen
+    into the oldest generation after the block and frozen again by the next replay,
+    never scanned (a grid worker grew by 75 MB a cell, to 12 GB).
+    """
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
+@contextmanager
 def rare_collections() -> Iterator[None]:
     """The collector at ``GC_THRESHOLD`` for the block, its thresholds restored after."""
     threshold = gc.get_threshold()

@@ -37,6 +37,7 @@ from ksched.sim._common import (
     PodLog,
     check,
     evicted_keys,
+    frozen_heap,
     progress_bar,
     rare_collections,
 )
@@ -134,16 +135,9 @@ class ArrivalReplay(InProcessReplay):
     def run(self) -> ReplayResult:
         # What exists now (the workload, the modules) lives to the end, and the pods built
         # next are kept in ``infos``: full collections scanning them all cost as much as a
-        # tenth of the replay. Garbage is collected first: frozen, an earlier replay's
-        # cluster would be unfrozen into the oldest generation after this one and frozen
-        # again by the next, never scanned (a grid worker grew by 75 MB a cell to 12 GB).
-        gc.collect()
-        gc.freeze()
-        try:
-            with rare_collections():
-                return self._run()
-        finally:
-            gc.unfreeze()
+        # tenth of the replay.
+        with frozen_heap(), rare_collections():
+            return self._run()
 
     def _run(self) -> ReplayResult:
         start = time.perf_counter()

@@ -46,6 +46,7 @@ from ksched.sim._common import (
     RUNNING,
     check,
     evicted_keys,
+    frozen_heap,
     progress_bar,
     rare_collections,
 )
@@ -188,12 +189,8 @@ class TimeReplay(InProcessReplay):
         self._evicted_seen = 0
         self._sched_seconds = 0.0
         self._post_initial_events()
-        gc.collect()
-        gc.freeze()  # nodes, tables and the scheduler live to the end
-        try:
+        with frozen_heap():  # nodes, tables and the scheduler live to the end
             end = self._loop()
-        finally:
-            gc.unfreeze()
         return self._result(end, time.perf_counter() - start)
 
     def _post_initial_events(self) -> None:
