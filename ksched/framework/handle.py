@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -52,6 +53,8 @@ class Handle:
 
     ``framework`` is set by the runtime after the plugins are built, so a
     PostFilter plugin can run the profile's filters (preemption) at call time.
+    It is held weakly: the framework owns this handle, and a cycle between them
+    would keep a finished replay's whole cluster alive until a full collection.
     """
 
     snapshot: ClusterSnapshot = field(default_factory=ClusterSnapshot)
@@ -61,5 +64,15 @@ class Handle:
     nominator: Nominator | None = None
     recorder: EventRecorder | None = None
     waiting_pods: WaitingPods = field(default_factory=WaitingPods)
-    framework: Framework | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    _framework: weakref.ReferenceType[Framework] | None = field(
+        default=None, init=False, repr=False
+    )
+
+    @property
+    def framework(self) -> Framework | None:
+        return None if self._framework is None else self._framework()
+
+    @framework.setter
+    def framework(self, framework: Framework | None) -> None:
+        self._framework = None if framework is None else weakref.ref(framework)

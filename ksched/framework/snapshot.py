@@ -10,6 +10,7 @@ lists, ports and images, for the per-node reference form of the plugins.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -40,7 +41,9 @@ class NodeInfo:
     """
 
     node: Node
-    snapshot: ClusterSnapshot
+    # Weak: the snapshot holds its nodes, and a cycle back would leave a finished
+    # replay's whole cluster to the cyclic collector, a full collection per replay.
+    snapshot_ref: weakref.ReferenceType[ClusterSnapshot]
     index: int
     pods: dict[str, PodInfo] = field(default_factory=dict)
     used_ports: dict[HostPort, int] = field(default_factory=dict)
@@ -53,6 +56,13 @@ class NodeInfo:
 
     def __post_init__(self) -> None:
         self.name = self.node.metadata.name or ""
+
+    @property
+    def snapshot(self) -> ClusterSnapshot:
+        snapshot = self.snapshot_ref()
+        if snapshot is None:
+            raise ReferenceError(f"the snapshot of node {self.name!r} was freed")
+        return snapshot
 
     @property
     def labels(self) -> dict[str, str]:
@@ -282,7 +292,7 @@ class ClusterSnapshot:
         self._grow(self.n + 1)
         i = self.n
         self.n += 1
-        info = NodeInfo(node=node, snapshot=self, index=i)
+        info = NodeInfo(node=node, snapshot_ref=weakref.ref(self), index=i)
         self.nodes.append(info)
         self.index[name] = i
         self._set_node_row(info)

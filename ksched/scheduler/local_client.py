@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from typing import TYPE_CHECKING
 
 from ksched.api import PodDisruptionBudget
@@ -15,7 +16,9 @@ class LocalClient:
     """Binding sets ``spec.nodeName``; eviction deletes the pod, as an API server would."""
 
     def __init__(self, scheduler: Scheduler) -> None:
-        self._scheduler = scheduler
+        # The scheduler owns this client; a strong reference back would make a
+        # cycle that only the cyclic collector frees (slowly, for a big cluster).
+        self._scheduler = weakref.proxy(scheduler)
         self.pdb_list: list[PodDisruptionBudget] = []
         self.evicted: list[str] = []
 

@@ -9,7 +9,7 @@ is nothing to wait for, and a live client may block in ``bind`` instead.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -82,6 +82,22 @@ class _FitError(Exception):
         return fit_error_message(self.num_nodes, self.diagnosis)
 
 
+def _pre_enqueue_of(
+    profiles: Mapping[str, Framework],
+) -> Callable[[PodInfo], Status | None]:
+    """The queue's PreEnqueue gate: the pod's own profile decides.
+
+    A closure over the profiles, not a bound method: the scheduler owns the
+    queue, and a reference back would put both in a cycle.
+    """
+
+    def pre_enqueue(pod: PodInfo) -> Status | None:
+        fwk = profiles.get(pod.scheduler_name)
+        return None if fwk is None else fwk.run_pre_enqueue(pod)
+
+    return pre_enqueue
+
+
 class Scheduler:
     """Profiles by schedulerName, one queue, one snapshot, one clock."""
 
@@ -138,7 +154,7 @@ class Scheduler:
             self.clock,
             less=sort.less if sort is not None else None,
             sort_key=getattr(sort, "sort_key", None),
-            pre_enqueue=[("PreEnqueue", self._pre_enqueue)],
+            pre_enqueue=[("PreEnqueue", _pre_enqueue_of(self.profiles))],
             event_hints=hints,
             initial_backoff=float(self.config.pod_initial_backoff_seconds),
             max_backoff=float(self.config.pod_max_backoff_seconds),
@@ -233,10 +249,6 @@ class Scheduler:
             self.queue.delete(info)
         self.nominator.delete_nominated_pod_if_exists(info)
         return info
-
-    def _pre_enqueue(self, pod: PodInfo) -> Status | None:
-        fwk = self.profiles.get(pod.scheduler_name)
-        return None if fwk is None else fwk.run_pre_enqueue(pod)
 
     # -- the loop ---------------------------------------------------------------------
     def run(self, max_cycles: int | None = None) -> list[ScheduleResult]:

@@ -96,6 +96,12 @@ class Engine:
         if until is not None and until > self.now:
             self.clock.set(until)
 
+    def clear(self) -> None:
+        """Forget every event not yet processed (a replay that ends before them)."""
+        self._heap.clear()
+        self._pending.clear()
+        self._cancelled.clear()
+
     def __len__(self) -> int:
         """Scheduled events not yet processed, cancelled ones excluded."""
         return len(self._pending)

@@ -191,6 +191,9 @@ class TimeReplay(InProcessReplay):
         self._post_initial_events()
         with frozen_heap():  # nodes, tables and the scheduler live to the end
             end = self._loop()
+        # Events past the end hold this replay's bound methods: a cycle through the
+        # engine would leave the whole replay to a full collection.
+        self.engine.clear()
         return self._result(end, time.perf_counter() - start)
 
     def _post_initial_events(self) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import math
+import weakref
 from typing import Any
 
 import pandas as pd
@@ -109,6 +110,20 @@ def test_the_horizon_stops_the_replay() -> None:
     assert s["pods_arrived"] == 99  # arrivals strictly before the horizon
     assert s["end_time_s"] == horizon
     assert (result.series["time"] <= horizon).all()
+
+
+def test_a_replay_cut_by_its_horizon_is_freed_without_the_cyclic_collector() -> None:
+    # The events left past the horizon referred to the replay through its engine.
+    wl = synthetic(n_nodes=10, n_pods=200, seed=1)
+    replay = TimeReplay(wl, horizon=float(wl.pods.creation_time[99] - wl.pods.creation_time[0]))
+    replay.run()
+    gone = weakref.ref(replay), weakref.ref(replay.scheduler)
+    gc.disable()
+    try:
+        del replay
+        assert [ref() for ref in gone] == [None, None]
+    finally:
+        gc.enable()
 
 
 def test_invariants_hold_after_every_event() -> None:

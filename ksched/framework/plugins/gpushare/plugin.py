@@ -19,6 +19,7 @@ that plugin can answer, else ``best``: the simulator's rule).
 
 from __future__ import annotations
 
+import weakref
 from typing import Any, Final, Literal
 
 import numpy as np
@@ -85,7 +86,8 @@ class OpenGpuShare:
         self.args = args
         self.handle = handle
         self.gpus = GpuShareState.of(handle.snapshot)
-        self._selected: tuple[Any, Any] | None = None  # (framework, its selector)
+        # (the framework, weakly: it owns this plugin; its selector)
+        self._selected: tuple[weakref.ReferenceType[Any], Any] | None = None
 
     @property
     def name(self) -> str:
@@ -201,11 +203,11 @@ class OpenGpuShare:
         """The highest-weight score plugin if it can choose GPUs (first on equal weights)."""
         framework = getattr(self.handle, "framework", None)
         # A profile's score plugins are fixed once its framework is built: look once.
-        if self._selected is not None and self._selected[0] is framework:
+        if self._selected is not None and self._selected[0]() is framework:
             return self._selected[1]
         selector = self._find_selector(framework)
         if framework is not None:
-            self._selected = (framework, selector)
+            self._selected = (weakref.ref(framework), selector)
         return selector
 
     @staticmethod

@@ -16,6 +16,7 @@ GPUs, so a time-based replay that deletes pods keeps the layout right.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -71,7 +72,9 @@ class GpuShareState:
     """Per-GPU free milli of all nodes (rows of the snapshot x the widest node's GPUs)."""
 
     def __init__(self, snapshot: ClusterSnapshot) -> None:
-        self.snapshot = snapshot
+        # Weak: the snapshot holds this state among its listeners, and a strong
+        # reference back would leave both to the cyclic collector.
+        self._snapshot = weakref.ref(snapshot)
         self.holdings: dict[str, Holding] = {}
         self.models: list[str] = [""]
         self.width = 1
@@ -82,6 +85,13 @@ class GpuShareState:
         self.generation = 0
         self._node_generation = -1
         snapshot.pod_listeners.append(self)
+
+    @property
+    def snapshot(self) -> ClusterSnapshot:
+        snapshot = self._snapshot()
+        if snapshot is None:
+            raise ReferenceError("the snapshot of this GPU-share state was freed")
+        return snapshot
 
     @classmethod
     def of(cls, snapshot: ClusterSnapshot) -> GpuShareState:
