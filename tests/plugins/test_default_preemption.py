@@ -610,6 +610,27 @@ def test_potential_nodes_read_absent_status() -> None:
     assert potential_nodes(env.snapshot, NodeToStatus(Status.unresolvable("x"))) == []
 
 
+@pytest.mark.parametrize(
+    ("absent", "named", "expected"),
+    [
+        (None, {}, ["b"]),
+        (Status.unschedulable("x"), {}, ["a", "b", "d"]),
+        (Status.unresolvable("x"), {}, ["b"]),
+        (Status.unschedulable("x"), {"d": Status.unresolvable("y")}, ["a", "b"]),
+        (None, {"c": Status.unschedulable("y")}, ["b", "c"]),
+    ],
+)
+def test_potential_nodes_read_row_codes_then_the_absent_then_the_named_statuses(
+    absent: Status | None, named: dict[str, Status], expected: list[str]
+) -> None:
+    env = build([make_node(n) for n in "abcd"], [])
+    codes = np.asarray([0, Code.UNSCHEDULABLE, Code.UNSCHEDULABLE_AND_UNRESOLVABLE, 0], np.uint8)
+    statuses = NodeToStatus.from_arrays(env.snapshot.index, codes, lambda _: None, absent)
+    for name, status in named.items():
+        statuses.set(name, status)
+    assert [n.name for n in potential_nodes(env.snapshot, statuses)] == expected
+
+
 # -- victims on one node --------------------------------------------------------------------
 
 

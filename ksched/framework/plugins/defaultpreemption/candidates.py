@@ -37,6 +37,7 @@ __all__ = [
     "DryRunResult",
     "calculate_num_candidates",
     "dry_run_preemption",
+    "potential_mask",
     "potential_nodes",
     "potential_rows",
     "select_victims_on_node",
@@ -59,27 +60,37 @@ def potential_nodes(snapshot: ClusterSnapshot, statuses: NodeToStatus) -> list[N
 
 def potential_rows(snapshot: ClusterSnapshot, statuses: NodeToStatus) -> NDArray[np.intp]:
     """``potential_nodes`` as snapshot rows, without building the list of NodeInfo."""
+    return np.flatnonzero(potential_mask(snapshot, statuses))
+
+
+def potential_mask(snapshot: ClusterSnapshot, statuses: NodeToStatus) -> NDArray[np.bool_]:
+    """``potential_rows`` as a mask over the snapshot's rows.
+
+    A mask: a failed pod's preemption only counts the rows or crosses them with
+    other per-row arrays, so listing their positions is spared.
+    """
     codes = statuses.codes()
+    absent = code_of(statuses.absent)
+    if codes is not None and len(codes) != snapshot.n:
+        named = np.zeros(snapshot.n, dtype=np.bool_)
+        for ni in snapshot.nodes:
+            named[ni.index] = code_of(statuses.get(ni.name)) == Code.UNSCHEDULABLE
+        return named
     if codes is None:
         # No per-row codes (a PreFilter rejection): every node reads ``absent`` but those named.
-        effective = np.full(snapshot.n, code_of(statuses.absent), dtype=np.uint8)
-    elif len(codes) != snapshot.n:
-        return np.fromiter(
-            (
-                ni.index
-                for ni in snapshot.nodes
-                if code_of(statuses.get(ni.name)) == Code.UNSCHEDULABLE
-            ),
-            dtype=np.intp,
-        )
-    else:
+        effective = np.full(snapshot.n, absent, dtype=np.uint8)
+    elif not statuses.statuses:
         # Row code 0 means the node was not rejected by a filter: it reads the absent status.
-        effective = np.where(codes == 0, np.uint8(code_of(statuses.absent)), codes)
+        rejected: NDArray[np.bool_] = codes == _UNSCHEDULABLE
+        return rejected | (codes == 0) if absent == Code.UNSCHEDULABLE else rejected
+    else:
+        effective = np.where(codes == 0, np.uint8(absent), codes)
     for name, status in statuses.statuses.items():
         row = snapshot.index.get(name)
         if row is not None:
             effective[row] = status.code
-    return np.flatnonzero(effective == _UNSCHEDULABLE)
+    unschedulable: NDArray[np.bool_] = effective == _UNSCHEDULABLE
+    return unschedulable
 
 
 def calculate_num_candidates(num_nodes: int, percentage: int, absolute: int) -> int:

@@ -28,7 +28,7 @@ from ksched.framework.plugins.defaultpreemption.candidates import (
     ERR_NO_VICTIMS,
     calculate_num_candidates,
     dry_run_preemption,
-    potential_rows,
+    potential_mask,
 )
 from ksched.framework.plugins.defaultpreemption.selection import (
     Candidate,
@@ -139,18 +139,19 @@ class DefaultPreemption:
         snap = fwk.snapshot
         if snap.n == 0:
             return None, Status.from_error("no nodes available")
-        rows = potential_rows(snap, statuses)
+        mask = potential_mask(snap, statuses)
+        potential = int(np.count_nonzero(mask))
         absent = Status.unresolvable(ERR_NOT_HELPFUL)
-        if not len(rows):
+        if not potential:
             return None, Status.unschedulable(no_fit_message(snap.n, {}, absent))
-        if not np.count_nonzero(snap.min_pod_priority[rows] < pod.priority):
+        if not np.count_nonzero(mask & (snap.min_pod_priority < pod.priority)):
             # No candidate node holds a lower-priority pod: every dry run would find no
             # victims, so the outcome (and upstream's message) is known without running them.
-            counts = {ERR_NO_VICTIMS: len(rows)}
-            if snap.n > len(rows):
-                counts[ERR_NOT_HELPFUL] = snap.n - len(rows)
+            counts = {ERR_NO_VICTIMS: potential}
+            if snap.n > potential:
+                counts[ERR_NOT_HELPFUL] = snap.n - potential
             return None, Status.unschedulable(_histogram_message(snap.n, counts))
-        nodes = [snap.nodes[i] for i in rows.tolist()]
+        nodes = [snap.nodes[i] for i in np.flatnonzero(mask).tolist()]
         offset, num = self.get_offset_and_num_candidates(len(nodes))
         dry = dry_run_preemption(fwk, state, pod, nodes, self._pdbs(), offset, num)
         if not dry.candidates:
