@@ -35,6 +35,7 @@ from ksched.sim._setup import arrival_order, records_in_time
 from ksched.sim.metrics import DEFAULT_COVERAGE, arrival_window_means, percentiles
 from ksched.sim.objects import PodConversion, pod_dict
 from ksched.sim.result import ReplayResult
+from ksched.sim.throughput import PERCENTILES, scheduling_throughput
 from ksched.sim.tuning import gpu_request_milli
 from ksched.traces.workload import Workload
 
@@ -317,6 +318,9 @@ class ApiReplay:
                 "create_errors": len(self.create_errors),
             }
         )
+        sampled = scheduling_throughput(log.scheduled, first)
+        for figure in ("Average", *(f"Perc{p}" for p in PERCENTILES)):
+            summary[f"scheduling_throughput_{figure.lower()}"] = sampled.get(figure, math.nan)
         series = self.series.frame()
         summary.update(arrival_window_means(series, log.arrival))
         names = self.workload.pods.name[self.rows]

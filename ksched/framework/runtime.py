@@ -1080,21 +1080,24 @@ def _record(
 ) -> None:
     """Note plugin ``i`` as the first rejecter of the nodes it fails that nothing failed before.
 
-    (``count_nonzero`` answers all/any without the per-call overhead of ``all()``/``any()``.)
+    (``count_nonzero`` answers all/any without the per-call overhead of ``all()``/``any()``;
+    ``putmask`` writes under a mask at about two thirds the cost of boolean indexing.)
     """
     if out.dtype == np.bool_:
         if np.count_nonzero(out) == len(out):
             return
-        newly = ~out & (who < 0)
-        codes[newly] = _UNSCHED
+        newly = ~out
+        newly &= who < 0
+        np.putmask(codes, newly, _UNSCHED)
     else:
         if not np.count_nonzero(out):
             return
         if np.count_nonzero(out == _ERROR):
             raise _FilterError(Status(Code.ERROR, ("filter returned Error",), plugin.name))
-        newly = (out != 0) & (who < 0)
-        codes[newly] = out[newly]
-    who[newly] = i
+        newly = out != 0
+        newly &= who < 0
+        np.putmask(codes, newly, out)
+    np.putmask(who, newly, i)
 
 
 def _scatter(values: NDArray[Any], rows: NDArray[np.intp], n: int, fill: int = 0) -> NDArray[Any]:
