@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import gc
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -78,3 +80,13 @@ def assert_no_overcommit(sched: Scheduler) -> None:
 def comparable(frame: Any) -> Any:
     """A frame without the wall-clock columns, for determinism checks."""
     return frame.drop(columns=[c for c in ("sched_latency_us",) if c in frame.columns])
+
+
+@contextmanager
+def collector_off() -> Iterator[None]:
+    """No cyclic collection inside: what is freed there, reference counting freed."""
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import weakref
 from pathlib import Path
 from typing import Any
@@ -10,7 +9,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from _simdata import assert_no_overcommit, comparable, nodes, pods, workload
+from _simdata import (
+    assert_no_overcommit,
+    collector_off,
+    comparable,
+    nodes,
+    pods,
+    workload,
+)
 
 from ksched.sim import ArrivalReplay, PodConversion, discrete_by_arrived, fgd_node_names
 from ksched.traces import Workload, load_openb, synthetic
@@ -78,12 +84,9 @@ def test_a_finished_replay_is_freed_without_the_cyclic_collector() -> None:
     replay = ArrivalReplay(small(), seed=1)
     replay.run()
     gone = weakref.ref(replay.scheduler), weakref.ref(replay.scheduler.snapshot)
-    gc.disable()
-    try:
+    with collector_off():
         del replay
         assert [ref() for ref in gone] == [None, None]
-    finally:
-        gc.enable()
 
 
 def test_a_pod_that_does_not_fit_is_dropped_after_one_attempt() -> None:

@@ -9,7 +9,14 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from _simdata import assert_no_overcommit, comparable, nodes, pods, workload
+from _simdata import (
+    assert_no_overcommit,
+    collector_off,
+    comparable,
+    nodes,
+    pods,
+    workload,
+)
 
 from ksched.sim import NodeEvent, ReplayResult, TimeReplay, time_replay
 from ksched.traces import synthetic
@@ -118,12 +125,9 @@ def test_a_replay_cut_by_its_horizon_is_freed_without_the_cyclic_collector() -> 
     replay = TimeReplay(wl, horizon=float(wl.pods.creation_time[99] - wl.pods.creation_time[0]))
     replay.run()
     gone = weakref.ref(replay), weakref.ref(replay.scheduler)
-    gc.disable()
-    try:
+    with collector_off():
         del replay
         assert [ref() for ref in gone] == [None, None]
-    finally:
-        gc.enable()
 
 
 def test_invariants_hold_after_every_event() -> None:
