@@ -7,16 +7,10 @@ import math
 import weakref
 from typing import Any
 
+import _simdata
 import pandas as pd
 import pytest
-from _simdata import (
-    assert_no_overcommit,
-    collector_off,
-    comparable,
-    nodes,
-    pods,
-    workload,
-)
+from _simdata import assert_no_overcommit, comparable, nodes, pods, workload
 
 from ksched.sim import NodeEvent, ReplayResult, TimeReplay, time_replay
 from ksched.traces import synthetic
@@ -125,7 +119,7 @@ def test_a_replay_cut_by_its_horizon_is_freed_without_the_cyclic_collector() -> 
     replay = TimeReplay(wl, horizon=float(wl.pods.creation_time[99] - wl.pods.creation_time[0]))
     replay.run()
     gone = weakref.ref(replay), weakref.ref(replay.scheduler)
-    with collector_off():
+    with _simdata.collector_off():
         del replay
         assert [ref() for ref in gone] == [None, None]
 
