@@ -1034,20 +1034,13 @@ def _window(fits: NDArray[np.bool_], s: int, num_to_find: int) -> tuple[NDArray[
     if end <= m and np.count_nonzero(fits[s:end]) == num_to_find:
         # A cluster with room: the next rows all fit, found without listing positions.
         return np.arange(s, end, dtype=np.intp), num_to_find
-    if num_to_find >= m:
-        # Every fitting row is wanted (percentageOfNodesToScore 100): those from ``s`` on,
-        # then those before it, as the segments below find them; all ``m`` are read.
-        rows = fits.nonzero()[0]
-        if s:
-            k = int(rows.searchsorted(s))
-            rows = np.concatenate((rows[k:], rows[:k]))
-        return rows, m
     b = min(s + max(2 * num_to_find, 512), m)
     passing = fits[s:b].nonzero()[0]
     if len(passing) >= num_to_find:
         return passing[:num_to_find] + s, int(passing[num_to_find - 1]) + 1
-    # Not enough near ``s``: list every fitting row once (a full cluster is read in one
-    # pass, not in a dozen pieces), in round-robin order from ``s``.
+    # Not enough near ``s`` (or every row wanted, percentageOfNodesToScore 100): list
+    # every fitting row once, in round-robin order from ``s``; a full cluster is read in
+    # one pass, not in a dozen pieces.
     rows = fits.nonzero()[0]
     k = int(rows.searchsorted(s))
     if k:
