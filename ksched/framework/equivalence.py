@@ -35,10 +35,12 @@ from ksched.api.pod import PodSpec
 from ksched.framework.pod_info import PodInfo
 from ksched.framework.snapshot import ClusterSnapshot
 
-# A retried pod needs its arrays until it is placed: enough for the pods failing at once in a
-# busy replay (hundreds). An entry holds a few bytes per node, eight per node and score plugin
-# once scored.
+# Classes seen once that are remembered, in case a twin comes.
 MAX_CLASSES = 1024
+# Bytes of per-node arrays the classes seen again may hold: a retried pod needs its arrays
+# until it is placed. An entry holds four bytes per node, eight more per node and score plugin
+# once scored: 6,000 failing pods' arrays on 10,000 nodes.
+ARRAY_BUDGET = 256 * 2**20
 # Volume sources served from the API or the node's own disk: no plugin places a pod by them.
 NODE_FREE_VOLUMES = frozenset({"projected", "configMap", "secret", "downwardAPI", "emptyDir"})
 
@@ -67,6 +69,13 @@ class ClassEntry:
     # The last changed rows worked out: (since position, log position, node generation, rows).
     # Filter and Score of one cycle usually ask the same question.
     dirty: tuple[int, int, int, NDArray[np.intp] | slice | None] | None = None
+    # nbytes() when the cache last measured it, for its running total.
+    counted_bytes: int = 0
+
+    def nbytes(self) -> int:
+        """Bytes of the per-node arrays."""
+        arrays = [self.codes, self.who, self.fits, self.fixed_total, *self.raw.values()]
+        return sum(a.nbytes for a in arrays if a is not None)
 
     def valid_for(self, snap: ClusterSnapshot) -> bool:
         return (
@@ -106,16 +115,22 @@ def same_pod_class(entry: ClassEntry, b: PodInfo) -> bool:
 class EquivalenceCache:
     """Classes keyed by a cheap pre-key, confirmed by full equality with the representative.
 
-    Past ``capacity`` classes the least recently used one goes: a pod that
-    keeps failing comes back every backoff period while new, distinct pods
-    pass through once, so recency keeps the retried pods' arrays.
+    Two least-recently-used tiers. Classes seen once (no arrays yet) are at
+    most ``capacity``: distinct pods pass through once. Classes seen again
+    (retried pods, replicas) hold the arrays; they go only when those exceed
+    ``budget`` bytes or their count reaches ``capacity`` times 16. A replay
+    whose failing pods outnumbered one shared limit evicted each before its
+    next retry, and every retry filtered every node again.
     """
 
-    def __init__(self, capacity: int = MAX_CLASSES) -> None:
+    def __init__(self, capacity: int = MAX_CLASSES, budget: int = ARRAY_BUDGET) -> None:
         self.capacity = capacity
+        self.budget = budget
         self._entries: dict[tuple[Any, ...], list[ClassEntry]] = {}
-        # id(entry) -> (pre-key, entry), least recently used first.
-        self._recency: OrderedDict[int, tuple[tuple[Any, ...], ClassEntry]] = OrderedDict()
+        # id(entry) -> (pre-key, entry), least recently used first, one per tier.
+        self._once: OrderedDict[int, tuple[tuple[Any, ...], ClassEntry]] = OrderedDict()
+        self._again: OrderedDict[int, tuple[tuple[Any, ...], ClassEntry]] = OrderedDict()
+        self._again_bytes = 0
 
     def lookup(self, pod: PodInfo) -> ClassEntry:
         key = (pod.namespace, pod.priority, tuple(pod.requests.items()))
@@ -125,24 +140,46 @@ class EquivalenceCache:
         for entry in bucket:
             if same_pod_class(entry, pod):
                 entry.seen += 1
-                self._recency.move_to_end(id(entry))
+                self._touch(key, entry)
                 return entry
         # The spec's fields now: binding later writes nodeName into the pod's own spec.
         entry = ClassEntry(pod, scheduling_fields(pod.pod.spec), dict(pod.pod.metadata.annotations))
         bucket.append(entry)
-        self._recency[id(entry)] = (key, entry)
-        if len(self._recency) > self.capacity:
-            _, (old_key, old) = self._recency.popitem(last=False)
-            rest = [e for e in self._entries[old_key] if e is not old]
-            if rest:
-                self._entries[old_key] = rest
-            else:
-                del self._entries[old_key]
+        self._once[id(entry)] = (key, entry)
+        if len(self._once) > self.capacity:
+            self._forget(*self._once.popitem(last=False)[1])
         return entry
 
+    def _touch(self, key: tuple[Any, ...], entry: ClassEntry) -> None:
+        """Move ``entry`` to the recent end of the second tier, re-measuring its arrays."""
+        ident = id(entry)
+        if self._once.pop(ident, None) is None:
+            self._again.move_to_end(ident)
+        else:
+            self._again[ident] = (key, entry)
+        size = entry.nbytes()
+        self._again_bytes += size - entry.counted_bytes
+        entry.counted_bytes = size
+        limit = 16 * self.capacity
+        while len(self._again) > 1 and (
+            self._again_bytes > self.budget or len(self._again) > limit
+        ):
+            old = self._again.popitem(last=False)[1]
+            self._again_bytes -= old[1].counted_bytes
+            self._forget(*old)
+
+    def _forget(self, key: tuple[Any, ...], old: ClassEntry) -> None:
+        rest = [e for e in self._entries[key] if e is not old]
+        if rest:
+            self._entries[key] = rest
+        else:
+            del self._entries[key]
+
     def __len__(self) -> int:
-        return len(self._recency)
+        return len(self._once) + len(self._again)
 
     def clear(self) -> None:
         self._entries.clear()
-        self._recency.clear()
+        self._once.clear()
+        self._again.clear()
+        self._again_bytes = 0

@@ -174,6 +174,9 @@ class ClusterSnapshot:
         self._nz = np.zeros((0, 2), dtype=np.int64)
         self._unsched = np.zeros(0, dtype=bool)
         self._min_prio = np.zeros(0, dtype=np.int64)
+        # Per row, the log position of its last pod change (-1: none): the rows changed since
+        # a position in one vectorised comparison, where the log is long.
+        self._stamp = np.zeros(0, dtype=np.int64)
         # Bumped by every change a plugin's cached, cluster-derived data depends on.
         self.generation = 0
         self.node_generation = 0
@@ -282,6 +285,9 @@ class ClusterSnapshot:
         prio = np.full(cap, _NO_PODS, dtype=np.int64)
         prio[: self.n] = self._min_prio[: self.n]
         self._min_prio = prio
+        stamp = np.full(cap, -1, dtype=np.int64)
+        stamp[: self.n] = self._stamp[: self.n]
+        self._stamp = stamp
         self._cap = cap
 
     # -- nodes --------------------------------------------------------------
@@ -321,7 +327,7 @@ class ClusterSnapshot:
         for key in info.pods:
             self.pod_nodes.pop(key, None)
         self._add_images(info.node, -1)
-        for a in (self._alloc, self._req, self._nz, self._unsched, self._min_prio):
+        for a in (self._alloc, self._req, self._nz, self._unsched, self._min_prio, self._stamp):
             a[i : self.n - 1] = a[i + 1 : self.n]
         self.n -= 1
         for j in range(i, self.n):
@@ -332,6 +338,7 @@ class ClusterSnapshot:
         self._req[self.n] = 0
         self._nz[self.n] = 0
         self._min_prio[self.n] = _NO_PODS
+        self._stamp[self.n] = -1
         self.pods_with_affinity -= info.pods_with_affinity
         self.pods_with_required_anti_affinity -= info.pods_with_required_anti_affinity
         self._changed_nodes()
@@ -375,6 +382,10 @@ class ClusterSnapshot:
         if position < self.log_base:
             return None
         return self.changed_rows[position - self.log_base :]
+
+    def rows_stamped_since(self, position: int) -> NDArray[np.intp]:
+        """The distinct rows of ``rows_changed_since(position)``, ascending, in one pass."""
+        return np.flatnonzero(self._stamp[: self.n] >= position)
 
     # -- pods ---------------------------------------------------------------
     def add_pod(self, pod: PodInfo, node_name: str) -> NodeInfo:
@@ -443,6 +454,7 @@ class ClusterSnapshot:
             half = len(rows) // 2
             del rows[:half]
             self.log_base += half
+        self._stamp[row] = self.log_base + len(rows)
         rows.append(row)
 
     def node_of(self, pod_key: str) -> str | None:

@@ -131,6 +131,10 @@ def test_arrays_match_a_recount_after_any_sequence(sequence: list[tuple[str, int
     assert snap.min_pod_priority.tolist() == lowest
     nz_cpu = [sum(p.non_zero_cpu for p in info.pods.values()) for info in snap.nodes]
     assert snap.non_zero_requested[:, 0].tolist() == nz_cpu
+    for position in range(snap.log_base, snap.log_position + 1):
+        logged = snap.rows_changed_since(position)
+        assert logged is not None
+        assert snap.rows_stamped_since(position).tolist() == sorted(set(logged))
 
 
 def test_a_full_change_log_drops_its_older_half_and_keeps_recent_positions_readable() -> None:
@@ -145,3 +149,4 @@ def test_a_full_change_log_drops_its_older_half_and_keeps_recent_positions_reada
     assert snap.rows_changed_since(0) is None  # forgotten: a cache reading it must rebuild
     assert snap.rows_changed_since(recent) == [1]
     assert snap.rows_changed_since(recent - 2) == [0, 1, 1]
+    assert snap.rows_stamped_since(recent - 2).tolist() == [0, 1]

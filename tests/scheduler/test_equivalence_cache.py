@@ -12,12 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pytest
 from _plugins import node, pod, scheduler
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ksched.framework.clock import SimClock
+from ksched.framework.pod_info import PodInfo
 from ksched.scheduler import Scheduler, ScheduleResult
 
 TAINTS = [
@@ -316,28 +318,50 @@ def test_per_pod_token_volumes_do_not_split_a_class() -> None:
     assert cache.lookup(_api_stamped("c", "kube-api-access-klmno", **claim)) is not first
 
 
-def test_the_least_recently_used_class_goes_first() -> None:
-    """A pod that keeps coming back (a retried one) keeps its class while one-off pods pass."""
-    from ksched.framework.equivalence import EquivalenceCache
+def _info(name: str, cpu: str, **kw: Any) -> PodInfo:
     from ksched.framework.pod_info import PodInfo
 
-    def info(name: str, cpu: str) -> PodInfo:
-        return PodInfo.from_pod(pod(name, cpu=cpu))
+    return PodInfo.from_pod(pod(name, cpu=cpu, **kw))
+
+
+def test_one_off_classes_evict_each_other_and_never_a_retried_one() -> None:
+    """Retried pods outnumbering ``capacity`` keep their classes while one-off pods pass."""
+    from ksched.framework.equivalence import EquivalenceCache
 
     cache = EquivalenceCache(capacity=3)
-    retried = cache.lookup(info("retried", "50m"))
-    for i in range(10):
-        assert cache.lookup(info(f"retried-again-{i}", "50m")) is retried
-        cache.lookup(info(f"once-{i}", f"{100 + i}m"))
-        assert len(cache) <= 3
-    assert retried.seen == 11
-    first_once = cache.lookup(info("once-again-0", "100m"))  # evicted long ago: a new class
-    assert first_once.seen == 1
+    retried = []
+    for i in range(8):  # each seen twice in a row: eight classes in the second tier
+        retried.append(cache.lookup(_info(f"r{i}", f"{10 + i}m")))
+        assert cache.lookup(_info(f"r{i}-again", f"{10 + i}m")) is retried[-1]
+    for i in range(50):
+        cache.lookup(_info(f"once-{i}", f"{100 + i}m"))
+        assert len(cache) <= 8 + 3
+    for i, entry in enumerate(retried):
+        assert cache.lookup(_info(f"r{i}-third", f"{10 + i}m")) is entry
+        assert entry.seen == 3
+    assert cache.lookup(_info("once-again-0", "100m")).seen == 1  # evicted long ago: new class
     # Same pre-key (requests), different labels: both live in one bucket; evicting one keeps the
     # other.
-    a = cache.lookup(PodInfo.from_pod(pod("a", cpu="7m", labels={"x": "a"})))
-    b = cache.lookup(PodInfo.from_pod(pod("b", cpu="7m", labels={"x": "b"})))
+    a = cache.lookup(_info("a", "7m", labels={"x": "a"}))
+    b = cache.lookup(_info("b", "7m", labels={"x": "b"}))
     assert a is not b
-    for i in range(2):
-        cache.lookup(info(f"filler-{i}", f"{900 + i}m"))
-    assert cache.lookup(PodInfo.from_pod(pod("b2", cpu="7m", labels={"x": "b"}))) is b
+    for i in range(3):
+        cache.lookup(_info(f"filler-{i}", f"{900 + i}m"))
+    assert cache.lookup(_info("b2", "7m", labels={"x": "b"})).seen == 1  # a new class
+    assert cache.lookup(_info("b3", "7m", labels={"x": "b"})).seen == 2
+
+
+def test_retried_classes_go_least_recent_first_when_their_arrays_pass_the_budget() -> None:
+    from ksched.framework.equivalence import EquivalenceCache
+
+    cache = EquivalenceCache(capacity=100, budget=1000)
+    entries = []
+    for i in range(3):
+        entry = cache.lookup(_info(f"p{i}", f"{10 + i}m"))
+        entry.codes = np.zeros(400, dtype=np.uint8)  # as find_feasible_cached fills it
+        assert cache.lookup(_info(f"p{i}-again", f"{10 + i}m")) is entry
+        entries.append(entry)
+    # 400 bytes each: the third pushed the total past 1,000, so the first went.
+    assert cache.lookup(_info("p0-back", "10m")) is not entries[0]
+    assert cache.lookup(_info("p2-back", "12m")) is entries[2]
+    assert cache.lookup(_info("p1-back", "11m")) is entries[1]
