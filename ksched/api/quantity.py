@@ -207,6 +207,14 @@ class Quantity:
         """A new quantity for ``amount``, written in canonical form."""
         return cls(format_quantity(amount, fmt))
 
+    @classmethod
+    def exact(cls, raw: str, amount: Fraction) -> Quantity:
+        """``Quantity(raw)`` without parsing, for a caller that wrote ``raw`` from ``amount``."""
+        q = cls.__new__(cls)
+        q._fraction = amount
+        q._raw = raw
+        return q
+
     @property
     def raw(self) -> str | int | float:
         """The text (or JSON number) the quantity was read from."""

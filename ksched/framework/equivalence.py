@@ -73,9 +73,12 @@ class ClassEntry:
     counted_bytes: int = 0
 
     def nbytes(self) -> int:
-        """Bytes of the per-node arrays."""
-        arrays = [self.codes, self.who, self.fits, self.fixed_total, *self.raw.values()]
-        return sum(a.nbytes for a in arrays if a is not None)
+        """Bytes of the per-node arrays, from their fixed dtypes (asked on every lookup)."""
+        if self.codes is None:
+            return 0
+        # codes (uint8), who (int16) and fits (bool); int64 raw scores and their fixed total.
+        per_node = 4 + 8 * (len(self.raw) + (self.fixed_total is not None))
+        return len(self.codes) * per_node
 
     def valid_for(self, snap: ClusterSnapshot) -> bool:
         return (

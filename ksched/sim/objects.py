@@ -5,7 +5,10 @@ a replay, and traces repeat a few hundred request shapes thousands of times
 (openb: 162 distinct pods in 8152). ``PodFactory`` validates one template
 per distinct row content and hands out shallow copies that differ in name;
 each copy gets its own spec, status, labels and annotations, because
-binding and GPU-share plugins write into those.
+binding and GPU-share plugins write into those. A row whose content occurs
+once (synthetic and most time-based traces: every CPU and memory request
+differs) copies the template of its shape instead (the same content but
+for the CPU and memory amounts) and sets those two quantities.
 
 ``PodConversion`` adapts the trace's pods to the profile that will place
 them. The default profile knows nothing of Open-Gpu-Share annotations, so
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any, Final, TypeVar
 
 import numpy as np
@@ -28,10 +32,16 @@ from numpy.typing import NDArray
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-from ksched.api import DEFAULT_MEMORY_REQUEST, DEFAULT_MILLI_CPU_REQUEST, Node, Pod
+from ksched.api import DEFAULT_MEMORY_REQUEST, DEFAULT_MILLI_CPU_REQUEST, Node, Pod, Quantity
 from ksched.config import DEFAULT_SCHEDULER_NAME
 from ksched.framework.pod_info import PodInfo
-from ksched.traces.workload import GPU_CARD_MODEL, GPU_MILLI, NodeTable, PodTable
+from ksched.traces.workload import (
+    GPU_CARD_MODEL,
+    GPU_MILLI,
+    NodeTable,
+    PodTable,
+    memory_quantity,
+)
 
 __all__ = ["PodConversion", "PodFactory", "build_nodes", "pod_dict"]
 
@@ -134,11 +144,37 @@ def _renamed(template: Pod, name: str) -> Pod:
     )
 
 
-def _classes(table: PodTable) -> NDArray[np.intp]:
-    """Equal codes for rows equal in everything but the name."""
+def _with_amounts(template: Pod, name: str, cpu_milli: int, memory_bytes: int) -> Pod:
+    """``_renamed(template, name)`` whose first container requests these CPU and memory.
+
+    The template requests both or neither as the row does (its shape says so),
+    and ``pod_dict`` writes them as this does, so validation would give the same.
+    """
+    pod = _renamed(template, name)
+    spec = pod.spec
+    first = spec.containers[0]
+    requests = dict(first.resources.requests)
+    if cpu_milli:
+        requests[CPU] = Quantity.exact(f"{cpu_milli}m", Fraction(cpu_milli, 1000))
+    if memory_bytes:
+        requests[MEMORY] = Quantity.exact(memory_quantity(memory_bytes), Fraction(memory_bytes))
+    resources = _copied(first.resources, {"requests": requests})
+    spec.__dict__["containers"] = [_copied(first, {"resources": resources}), *spec.containers[1:]]
+    return pod
+
+
+def _classes(table: PodTable, amounts: bool = True) -> NDArray[np.intp]:
+    """Equal codes for rows equal in everything but the name.
+
+    ``amounts=False``: in everything but the name and the CPU and memory
+    amounts (whether each is zero still counts): rows of one shape.
+    """
     if len(table) == 0:
         return np.zeros(0, dtype=np.intp)
     columns: dict[str, Any] = {c: getattr(table, c) for c in _CONTENT}
+    if not amounts:
+        columns["cpu_milli"] = table.cpu_milli > 0
+        columns["memory_bytes"] = table.memory_bytes > 0
     columns.update({f"extended:{k}": v for k, v in table.extended.items()})
     frame = pd.DataFrame(columns)
     codes = frame.groupby(list(frame.columns), sort=False, dropna=False).ngroup()
@@ -159,7 +195,9 @@ class PodFactory:
         self.conversion = conversion or PodConversion()
         self.classes = _classes(table)
         self._count = np.bincount(self.classes) if len(table) else np.zeros(0, np.intp)
+        self._shapes: NDArray[np.intp] | None = None  # worked out when a one-off row comes
         self._templates: dict[int, Pod] = {}
+        self._shape_templates: dict[int, Pod] = {}
         self._cache_size = cache_size
 
     def pod(self, row: int, name: str | None = None) -> Pod:
@@ -167,9 +205,7 @@ class PodFactory:
         name = str(self.table.name[row]) if name is None else name
         cls = int(self.classes[row])
         if self._count[cls] == 1:
-            d = pod_dict(self.table, row, self.conversion)
-            d["metadata"]["name"] = name
-            return Pod.model_validate(d)
+            return self._one_off(row, name)
         template = self._templates.get(cls)
         if template is None:
             if len(self._templates) >= self._cache_size:
@@ -177,6 +213,22 @@ class PodFactory:
             template = Pod.model_validate(pod_dict(self.table, row, self.conversion))
             self._templates[cls] = template
         return _renamed(template, name)
+
+    def _one_off(self, row: int, name: str) -> Pod:
+        """The pod of a row whose content occurs once, from the template of its shape."""
+        if self._shapes is None:
+            self._shapes = _classes(self.table, amounts=False)
+        shape = int(self._shapes[row])
+        table = self.table
+        template = self._shape_templates.get(shape)
+        if template is None:
+            if len(self._shape_templates) >= self._cache_size:
+                self._shape_templates.clear()
+            template = Pod.model_validate(pod_dict(table, row, self.conversion))
+            self._shape_templates[shape] = template
+        return _with_amounts(
+            template, name, int(table.cpu_milli[row]), int(table.memory_bytes[row])
+        )
 
     def info(self, row: int, name: str | None = None) -> PodInfo:
         """``PodInfo.from_pod(self.pod(row, name))``, its requests read from the table.

@@ -94,7 +94,8 @@ def gpu_model_sets(specs: ArrayLike | pa.Array) -> NDArray[np.object_]:
     return np.asarray(sets[encoded.indices.to_numpy(zero_copy_only=False)], dtype=object)
 
 
-def _memory_quantity(amount: int) -> str:
+def memory_quantity(amount: int) -> str:
+    """Bytes in the largest binary unit that divides them: 4096 is ``4Ki``."""
     for suffix, unit in _BINARY_UNITS:
         if amount and amount % unit == 0:
             return f"{amount // unit}{suffix}"
@@ -208,7 +209,7 @@ class NodeTable:
         gpus = int(self.gpu_count[i])
         capacity = {
             "cpu": f"{int(self.cpu_milli[i])}m",
-            "memory": _memory_quantity(int(self.memory_bytes[i])),
+            "memory": memory_quantity(int(self.memory_bytes[i])),
             "pods": str(int(self.max_pods[i])),
         }
         labels = {"kubernetes.io/hostname": name}
@@ -385,7 +386,7 @@ class PodTable:
         if self.cpu_milli[i]:
             requests["cpu"] = f"{int(self.cpu_milli[i])}m"
         if self.memory_bytes[i]:
-            requests["memory"] = _memory_quantity(int(self.memory_bytes[i]))
+            requests["memory"] = memory_quantity(int(self.memory_bytes[i]))
         for resource, amounts in self.extended.items():
             if amounts[i]:
                 requests[resource] = str(int(amounts[i]))

@@ -354,14 +354,14 @@ def test_one_off_classes_evict_each_other_and_never_a_retried_one() -> None:
 def test_retried_classes_go_least_recent_first_when_their_arrays_pass_the_budget() -> None:
     from ksched.framework.equivalence import EquivalenceCache
 
-    cache = EquivalenceCache(capacity=100, budget=1000)
+    cache = EquivalenceCache(capacity=100, budget=10_000)
     entries = []
     for i in range(3):
         entry = cache.lookup(_info(f"p{i}", f"{10 + i}m"))
-        entry.codes = np.zeros(400, dtype=np.uint8)  # as find_feasible_cached fills it
+        entry.codes = np.zeros(1000, dtype=np.uint8)  # as find_feasible_cached fills it
         assert cache.lookup(_info(f"p{i}-again", f"{10 + i}m")) is entry
         entries.append(entry)
-    # 400 bytes each: the third pushed the total past 1,000, so the first went.
+    # Four bytes per node each (codes, who, fits): the third passed 10,000, so the first went.
     assert cache.lookup(_info("p0-back", "10m")) is not entries[0]
     assert cache.lookup(_info("p2-back", "12m")) is entries[2]
     assert cache.lookup(_info("p1-back", "11m")) is entries[1]

@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 from _simdata import pods
 
+from ksched.api import Pod, Quantity
 from ksched.framework.pod_info import PodInfo
 from ksched.sim import PodConversion, PodFactory
-from ksched.sim.objects import _copied
+from ksched.sim.objects import _copied, pod_dict
+from ksched.traces import synthetic
 from ksched.traces.workload import GPU_CARD_MODEL, GPU_MILLI
 
 
@@ -70,6 +72,32 @@ def test_pod_info_from_the_table_equals_the_exact_form(extended: bool) -> None:
             exact.non_zero_cpu,
             exact.non_zero_memory,
         )
+
+
+@pytest.mark.parametrize("extended", [True, False], ids=["gpu-requested", "annotations-only"])
+def test_one_off_rows_equal_their_validated_dicts(extended: bool) -> None:
+    """Rows built from their shape's template are the pods validation makes of them."""
+    table = synthetic(n_nodes=20, n_pods=400, seed=3, gpu_spec_share=0.3).pods
+    cpu = table.cpu_milli.copy()
+    cpu[:4] = [0, 0, 1, 250]  # no request, a one-milli one: quantities of every form
+    memory = table.memory_bytes.copy()
+    memory[:4] = [0, 5, 2**30 + 1, 0]
+    table = replace(table, cpu_milli=cpu, memory_bytes=memory)
+    conversion = PodConversion(gpu_as_extended_resource=extended)
+    factory = PodFactory(table, conversion)
+    assert np.bincount(factory.classes).max() == 1  # every row is a one-off
+    for row in range(len(table)):
+        built = factory.pod(row)
+        exact = Pod.model_validate(pod_dict(table, row, conversion))
+        assert built == exact
+        assert built.model_dump(mode="json") == exact.model_dump(mode="json")
+    a, b = factory.pod(5), factory.pod(5)
+    a.spec.containers[0].resources.requests["cpu"] = Quantity("1")
+    assert (
+        b.spec.containers[0].resources.requests
+        == factory.pod(5).spec.containers[0].resources.requests
+    )
+    assert a.spec.containers[0].resources.requests != b.spec.containers[0].resources.requests
 
 
 def test_repeats_says_whether_rows_repeat() -> None:
