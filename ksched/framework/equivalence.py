@@ -134,8 +134,19 @@ class EquivalenceCache:
         self._once: OrderedDict[int, tuple[tuple[Any, ...], ClassEntry]] = OrderedDict()
         self._again: OrderedDict[int, tuple[tuple[Any, ...], ClassEntry]] = OrderedDict()
         self._again_bytes = 0
+        # The class last looked up: its cycle may have built or grown its arrays since.
+        self._last: ClassEntry | None = None
 
     def lookup(self, pod: PodInfo) -> ClassEntry:
+        last = self._last
+        if last is not None and id(last) in self._again:
+            self._measure(last)
+            self._shrink()
+        entry = self._lookup(pod)
+        self._last = entry
+        return entry
+
+    def _lookup(self, pod: PodInfo) -> ClassEntry:
         key = (pod.namespace, pod.priority, tuple(pod.requests.items()))
         bucket = self._entries.get(key)
         if bucket is None:
@@ -160,9 +171,11 @@ class EquivalenceCache:
             self._again.move_to_end(ident)
         else:
             self._again[ident] = (key, entry)
-        size = entry.nbytes()
-        self._again_bytes += size - entry.counted_bytes
-        entry.counted_bytes = size
+        self._measure(entry)
+        self._shrink()
+
+    def _shrink(self) -> None:
+        """Evict second-tier classes, least recent first, down to the budget and count."""
         limit = 16 * self.capacity
         while len(self._again) > 1 and (
             self._again_bytes > self.budget or len(self._again) > limit
@@ -170,6 +183,11 @@ class EquivalenceCache:
             old = self._again.popitem(last=False)[1]
             self._again_bytes -= old[1].counted_bytes
             self._forget(*old)
+
+    def _measure(self, entry: ClassEntry) -> None:
+        size = entry.nbytes()
+        self._again_bytes += size - entry.counted_bytes
+        entry.counted_bytes = size
 
     def _forget(self, key: tuple[Any, ...], old: ClassEntry) -> None:
         rest = [e for e in self._entries[key] if e is not old]
@@ -186,3 +204,4 @@ class EquivalenceCache:
         self._once.clear()
         self._again.clear()
         self._again_bytes = 0
+        self._last = None

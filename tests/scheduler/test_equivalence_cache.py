@@ -365,3 +365,19 @@ def test_retried_classes_go_least_recent_first_when_their_arrays_pass_the_budget
     assert cache.lookup(_info("p0-back", "10m")) is not entries[0]
     assert cache.lookup(_info("p2-back", "12m")) is entries[2]
     assert cache.lookup(_info("p1-back", "11m")) is entries[1]
+
+
+def test_arrays_built_after_a_lookup_count_at_the_next_one() -> None:
+    """The cycle fills a class's arrays after its lookup: a pod placed then is counted too."""
+    from ksched.framework.equivalence import EquivalenceCache
+
+    cache = EquivalenceCache(capacity=100, budget=10_000)
+    entries = []
+    for i in range(3):
+        cache.lookup(_info(f"q{i}", f"{10 + i}m"))
+        entry = cache.lookup(_info(f"q{i}-again", f"{10 + i}m"))
+        entry.codes = np.zeros(1000, dtype=np.uint8)  # then its cycle fills it; never seen again
+        entries.append(entry)
+    cache.lookup(_info("other", "99m"))  # counts the third class's 4,000 bytes: 12,000 in all
+    assert cache.lookup(_info("q0-back", "10m")) is not entries[0]
+    assert cache.lookup(_info("q1-back", "11m")) is entries[1]
