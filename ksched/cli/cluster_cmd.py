@@ -46,6 +46,14 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     up.add_argument(
         "--scheduler-config", type=Path, help="KubeSchedulerConfiguration for ksched run"
     )
+    up.add_argument(
+        "--scheduler-arg",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help="extra argument for ksched run, e.g. "
+        "--scheduler-arg=--feature-gates=SchedulerPopFromBackoffQ=false",
+    )
     up.add_argument("--no-scheduler", action="store_true", help="do not start ksched run")
     up.add_argument("--storage", choices=["memory", "sqlite"], default="memory")
     up.add_argument("--port", type=int, default=0, help="API server port (0: any free one)")
@@ -80,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
         kubelet_args=args.kubelet_arg,
         scheduler=not args.no_scheduler,
         scheduler_config=args.scheduler_config,
+        scheduler_args=args.scheduler_arg,
         storage=args.storage,
         port=args.port,
     )
@@ -157,6 +166,7 @@ def replay_through_api(args: argparse.Namespace, workload: Any, out: Path) -> in
             trace=args.trace or "synthetic",
             trace_args=args.trace_arg,
             scheduler_config=path,
+            scheduler_args=[f"--feature-gates={args.feature_gates}"] if args.feature_gates else [],
         )
         try:
             with Cluster(options) as cluster:

@@ -17,6 +17,7 @@ from typing import Any
 
 from ksched.cli import cluster_cmd
 from ksched.cli.errors import UsageError
+from ksched.config.feature_gates import FeatureGateError, parse_feature_gates
 from ksched.traces.workload import Workload
 
 __all__ = ["add_parser", "load_trace", "run"]
@@ -69,6 +70,15 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument(
         "--time-compression", type=float, default=1.0, help="time: divide every time by this"
     )
+    p.add_argument(
+        "--feature-gates",
+        default="",
+        metavar="NAME=BOOL,...",
+        help="kube-scheduler feature gates; in-process replays run with "
+        "SchedulerPopFromBackoffQ=false unless set here (a simulated cycle takes no time: "
+        "with it on, every pod an event requeues is retried after every event); "
+        "--through-api passes them to ksched run",
+    )
     p.add_argument("--out", type=Path, help="output directory (default ./ksched-out/<timestamp>)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     cluster_cmd.add_through_api_arguments(p)
@@ -116,16 +126,22 @@ def run(args: argparse.Namespace) -> int:
         write_results,
     )
 
+    try:
+        gates = parse_feature_gates(args.feature_gates)
+    except FeatureGateError as exc:
+        raise UsageError(f"--feature-gates: {exc}") from None
     workload = load_trace(args.trace, args.trace_arg)
     if args.through_api or args.kubeconfig:
         if not args.through_api:
             raise UsageError("--kubeconfig goes with --through-api")
+        if args.kubeconfig and gates:
+            raise UsageError("--feature-gates: the scheduler of --kubeconfig's cluster is not ours")
         out = args.out or Path("ksched-out") / time.strftime("%Y%m%d-%H%M%S")
         return cluster_cmd.replay_through_api(args, workload, out)
     profiles = [p for path in args.config for p in load_profiles(path, args.tie_break)]
     profiles = profiles or builtin_profiles(args.tie_break)
     progress = not args.no_progress and sys.stderr.isatty()
-    options: dict[str, Any] = {"progress": progress}
+    options: dict[str, Any] = {"progress": progress, "feature_gates": gates}
     if args.protocol == "arrival":
         options["tune"] = args.tune
     else:

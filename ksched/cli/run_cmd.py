@@ -18,6 +18,11 @@ from types import FrameType
 from ksched.cli.daemon_gc import tune_gc
 from ksched.cli.errors import UsageError
 from ksched.config import DEFAULT_SCHEDULER_NAME, default_config, load_config
+from ksched.config.feature_gates import (
+    DEFAULT_FEATURE_GATES,
+    FeatureGateError,
+    parse_feature_gates,
+)
 
 DEFAULT_LEASE_NAME = "ksched"
 KUBE_SCHEDULER_LEASE = "kube-scheduler"
@@ -48,8 +53,19 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         default="0.0.0.0:10259",
         help="host:port serving /metrics, /healthz and /readyz (port 0: any; empty: off)",
     )
+    p.add_argument(
+        "--feature-gates",
+        default="",
+        metavar="NAME=BOOL,...",
+        help="kube-scheduler feature gates to override, e.g. SchedulerPopFromBackoffQ=false "
+        f"(known, with defaults: {_known_gates()})",
+    )
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     p.set_defaults(run=run)
+
+
+def _known_gates() -> str:
+    return ", ".join(f"{k}={str(v).lower()}" for k, v in DEFAULT_FEATURE_GATES.items())
 
 
 def _address(text: str) -> tuple[str, int]:
@@ -72,6 +88,10 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    try:
+        feature_gates = parse_feature_gates(args.feature_gates)
+    except FeatureGateError as exc:
+        raise UsageError(f"--feature-gates: {exc}") from None
     config = load_config(args.config) if args.config else default_config()
     disable_created_metrics()  # type: ignore[no-untyped-call]  # kube-scheduler has no *_created
     if any(p.scheduler_name == DEFAULT_SCHEDULER_NAME for p in config.profiles):
@@ -108,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
         )
     except ApiError as exc:
         raise UsageError(exc.message) from None
-    live = LiveScheduler(kube, config, lease=lease)
+    live = LiveScheduler(kube, config, lease=lease, feature_gates=feature_gates)
     server = None
     if metrics_address is not None:
         try:

@@ -53,6 +53,7 @@ class ClusterOptions:
     kubelet_args: Sequence[str] = ()
     scheduler: bool = True
     scheduler_config: Path | None = None
+    scheduler_args: Sequence[str] = ()
     controllers: bool = True
     storage: str = "memory"
     port: int = 0
@@ -208,6 +209,7 @@ class Cluster:
                     "--no-leader-elect",
                     "--metrics-bind-address",
                     f"127.0.0.1:{port}",
+                    *opts.scheduler_args,
                 ],
                 detach,
             )

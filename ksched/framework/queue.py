@@ -4,7 +4,10 @@ Upstream ``PriorityQueue`` (pkg/scheduler/backend/queue/scheduling_queue.go,
 cited below as ``scheduling_queue.go``).  Every waiting pod is in exactly one of
 
 - activeQ: a heap in QueueSort order; ``pop`` takes the next pod from it;
-- backoffQ: a heap by backoff expiry, for pods that failed and may retry soon;
+- backoffQ: heaps by backoff expiry, for pods that failed and may retry soon
+  (one for pods a plugin rejected, one for pods that hit an error); with
+  ``SchedulerPopFromBackoffQ`` (KEP-5142, on by default since v1.33) ``pop``
+  takes the first rejected pod from it when activeQ is empty;
 - the unschedulable pool: pods waiting for a cluster event that may help them,
   and the pods a PreEnqueue plugin gated (``gated=True``), which are never popped.
 
@@ -19,6 +22,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from enum import Enum
 from types import MappingProxyType
@@ -58,6 +62,9 @@ GATED: Final = "gated"
 """The four values of the ``queue`` label of upstream's ``scheduler_pending_pods`` metric."""
 
 PreEnqueueFn = Callable[[PodInfo], Status | None]
+
+_BACKOFF_WINDOW: Final = 1.0
+"""Seconds per backoffQ ordering window (upstream ``backoffQOrderingWindowDuration``)."""
 
 _NO_HINTS: Final[Mapping[str, Sequence[ClusterEventWithHint]]] = MappingProxyType({})
 
@@ -205,6 +212,7 @@ class SchedulingQueue:
         initial_backoff: float = 1.0,
         max_backoff: float = 10.0,
         max_in_unschedulable: float = 300.0,
+        pop_from_backoff: bool = False,
     ) -> None:
         # Bounds as upstream's config validation (podInitialBackoffSeconds > 0, max >= initial).
         _check_positive("initial_backoff", initial_backoff)
@@ -228,9 +236,14 @@ class SchedulingQueue:
         self._initial_backoff = initial_backoff
         self._max_backoff = max_backoff
         self._max_in_unschedulable = max_in_unschedulable
+        self._pop_from_backoff = pop_from_backoff
 
         self._active: _KeyedHeap[object] = _KeyedHeap()
-        self._backoff: _KeyedHeap[float] = _KeyedHeap()
+        # Keyed (ready time, QueueSort key): upstream orders a backoff window's
+        # pods as activeQ does when SchedulerPopFromBackoffQ is on; with it off
+        # the second element is 0 and only the time counts.
+        self._backoff: _KeyedHeap[tuple[float, object]] = _KeyedHeap()
+        self._error_backoff: _KeyedHeap[tuple[float, object]] = _KeyedHeap()
         self._unschedulable: dict[str, QueuedPodInfo] = {}
         self._gated: set[str] = set()
         # Pool pods the leftover flush may move, by deadline; pods held by
@@ -260,7 +273,7 @@ class SchedulingQueue:
         key = pod.key
         if (
             key in self._active
-            or key in self._backoff
+            or self._backoff_get(key) is not None
             or key in self._unschedulable
             or key in self._in_flight
         ):
@@ -291,9 +304,13 @@ class SchedulingQueue:
             qpi.pod_info = new
             self._active.push(qpi, self._sort_key(qpi))  # its priority may have changed
             return
-        qpi = self._backoff.get(key)
-        if qpi is not None:
+        heap = self._backoff_heap_of(key)
+        if heap is not None:
+            qpi = heap.get(key)
+            assert qpi is not None
             qpi.pod_info = new
+            if self._pop_from_backoff:
+                heap.push(qpi, self._backoff_key(qpi))  # its priority may have changed
             return
         qpi = self._unschedulable.get(key)
         if qpi is None:
@@ -304,7 +321,7 @@ class SchedulingQueue:
             return
         self._pool_remove(key)
         if self._is_backing_off(qpi):
-            self._backoff.push(qpi, self._backoff_expiry(qpi))
+            self._move_to_backoff(qpi)
         else:
             self._move_to_active(qpi)
 
@@ -314,7 +331,7 @@ class SchedulingQueue:
         self.nominator.delete_nominated_pod_if_exists(pod)
         if (
             self._active.remove(key) is None
-            and self._backoff.remove(key) is None
+            and self._backoff_remove(key) is None
             and self._pool_remove(key) is None
             and self._in_flight.pop(key, None) is not None
         ):
@@ -324,15 +341,22 @@ class SchedulingQueue:
 
     # -- the scheduling cycle ------------------------------------------------------
     def pop(self) -> QueuedPodInfo | None:
-        """The next pod in QueueSort order, now in flight; None when activeQ is empty.
+        """The next pod in QueueSort order, now in flight; None when there is none.
 
         As upstream ``Pop``: counts the attempt, starts a new scheduling cycle
         and clears the rejecting plugins, which the failed attempt fills again.
-        Never blocks: the caller advances time and calls ``run_timers``.
+        With activeQ empty and ``pop_from_backoff`` on, the first pod of the
+        rejected pods' backoffQ comes out before its backoff ends (upstream
+        ``unlockedPop``); pods that hit an error still wait.  Never blocks:
+        the caller advances time and calls ``run_timers``.
         """
         qpi = self._active.pop()
         if qpi is None:
-            return None
+            if not self._pop_from_backoff:
+                return None
+            qpi = self._backoff.pop()
+            if qpi is None:
+                return None
         qpi.attempts += 1
         if qpi.initial_attempt_timestamp is None:
             qpi.initial_attempt_timestamp = self._clock.now()
@@ -424,18 +448,25 @@ class SchedulingQueue:
             if key in self._in_flight:
                 self._in_flight_moved.add(key)
                 continue
-            qpi = self._pool_remove(key) or self._backoff.remove(key)
+            qpi = self._pool_remove(key) or self._backoff_remove(key)
             if qpi is not None:
                 self._move_to_active(qpi)
 
     # -- timers --------------------------------------------------------------------
     def flush_backoff_completed(self) -> None:
-        """Move pods whose backoff has expired to activeQ (upstream ``flushBackoffQCompleted``)."""
+        """Move pods whose backoff has expired to activeQ (upstream ``flushBackoffQCompleted``).
+
+        With ``pop_from_backoff`` on, PreEnqueue already ran when the pod
+        entered backoffQ, so it is not asked again (upstream ``moveToActiveQ``
+        with ``movesFromBackoffQ``).
+        """
         now = self._clock.now()
-        while (expiry := self._backoff.peek_key()) is not None and expiry <= now:
-            qpi = self._backoff.pop()
-            if qpi is not None:
-                self._move_to_active(qpi)
+        admitted = self._pop_from_backoff
+        for heap in (self._backoff, self._error_backoff):
+            while (ready := heap.peek_key()) is not None and ready[0] <= now:
+                qpi = heap.pop()
+                if qpi is not None:
+                    self._move_to_active(qpi, admitted=admitted)
 
     def flush_unschedulable_leftover(self) -> None:
         """Release pods parked for ``max_in_unschedulable`` (``flushUnschedulablePodsLeftover``).
@@ -460,8 +491,15 @@ class SchedulingQueue:
 
     def next_timer_at(self) -> float | None:
         """When ``run_timers`` next has work: the earliest backoff expiry or leftover deadline."""
-        times = [t for t in (self._backoff.peek_key(), self._leftover.peek_key()) if t is not None]
+        times = [k[0] for k in (self._backoff.peek_key(), self._error_backoff.peek_key()) if k]
+        leftover = self._leftover.peek_key()
+        if leftover is not None:
+            times.append(leftover)
         return min(times) if times else None
+
+    def has_ready(self) -> bool:
+        """Would ``pop`` return a pod now (activeQ, or backoffQ when ``pop_from_backoff``)?"""
+        return len(self._active) > 0 or (self._pop_from_backoff and len(self._backoff) > 0)
 
     def backoff_duration(self, attempts: int) -> float:
         """initial * 2^(attempts-1) capped at max, 0 untried (``calculateBackoffDuration``)."""
@@ -480,7 +518,7 @@ class SchedulingQueue:
         gated = len(self._gated)
         return {
             ACTIVE: len(self._active),
-            BACKOFF: len(self._backoff),
+            BACKOFF: len(self._backoff) + len(self._error_backoff),
             UNSCHEDULABLE: len(self._unschedulable) - gated,
             GATED: gated,
         }
@@ -491,7 +529,12 @@ class SchedulingQueue:
 
     def __len__(self) -> int:
         """Waiting pods: activeQ, backoffQ and the pool (gated included), not in-flight ones."""
-        return len(self._active) + len(self._backoff) + len(self._unschedulable)
+        return (
+            len(self._active)
+            + len(self._backoff)
+            + len(self._error_backoff)
+            + len(self._unschedulable)
+        )
 
     def __contains__(self, key: object) -> bool:
         """Whether the pod with this key is waiting in any of the queues."""
@@ -501,7 +544,7 @@ class SchedulingQueue:
     def _find(self, key: str) -> QueuedPodInfo:
         qpi = (
             self._active.get(key)
-            or self._backoff.get(key)
+            or self._backoff_get(key)
             or self._unschedulable.get(key)
             or self._in_flight.get(key)
         )
@@ -512,19 +555,20 @@ class SchedulingQueue:
     def _location(self, key: str) -> str | None:
         if key in self._active:
             return ACTIVE
-        if key in self._backoff:
+        if key in self._backoff or key in self._error_backoff:
             return BACKOFF
         if key in self._unschedulable:
             return GATED if key in self._gated else UNSCHEDULABLE
         return None
 
-    def _move_to_active(self, qpi: QueuedPodInfo) -> bool:
+    def _move_to_active(self, qpi: QueuedPodInfo, *, admitted: bool = False) -> bool:
         """activeQ if PreEnqueue admits the pod, else the pool (upstream ``moveToActiveQ``).
 
-        Every way into activeQ passes here, so a gate is checked each time.
-        The caller has taken the pod out of every queue.
+        Every way into activeQ passes here, so a gate is checked each time,
+        unless the pod was ``admitted`` on its way into backoffQ.  The caller
+        has taken the pod out of every queue.
         """
-        if self._pre_enqueue and not self._admit(qpi):
+        if self._pre_enqueue and not admitted and not self._admit(qpi):
             self._pool_put(qpi)
             return False
         qpi.gated, qpi.gating_plugin = False, ""
@@ -569,19 +613,61 @@ class SchedulingQueue:
             self._leftover.remove(key)
         return qpi
 
-    def _backoff_expiry(self, qpi: QueuedPodInfo) -> float:
-        return qpi.timestamp + self.backoff_duration(qpi.attempts)
+    def _backoff_ready_at(self, qpi: QueuedPodInfo) -> float:
+        """When the pod's backoff is over (upstream ``getBackoffTime``, ``isPodBackingoff``).
+
+        With ``pop_from_backoff`` on, upstream truncates the expiry to its
+        1-second ordering window and holds the pod while that window is the
+        current one or later, so it is ready at the next whole second.
+        """
+        if qpi.attempts <= 0:
+            return -math.inf  # never tried: no penalty
+        expiry = qpi.timestamp + self.backoff_duration(qpi.attempts)
+        if self._pop_from_backoff:
+            return math.floor(expiry / _BACKOFF_WINDOW) * _BACKOFF_WINDOW + _BACKOFF_WINDOW
+        return expiry
+
+    def _backoff_key(self, qpi: QueuedPodInfo) -> tuple[float, object]:
+        ready = self._backoff_ready_at(qpi)
+        return (ready, self._sort_key(qpi)) if self._pop_from_backoff else (ready, 0)
 
     def _is_backing_off(self, qpi: QueuedPodInfo) -> bool:
         # A gated pod must reach PreEnqueue again rather than wait (upstream isPodBackingoff).
-        return not qpi.gated and self._backoff_expiry(qpi) > self._clock.now()
+        return not qpi.gated and self._backoff_ready_at(qpi) > self._clock.now()
+
+    def _move_to_backoff(self, qpi: QueuedPodInfo) -> None:
+        """Into backoffQ: the error heap if no plugin rejected the pod (``backoffQueue.add``).
+
+        With ``pop_from_backoff`` on, PreEnqueue runs here rather than on the
+        way out, and a gated pod goes to the pool (upstream ``moveToBackoffQ``).
+        """
+        if self._pop_from_backoff and self._pre_enqueue and not self._admit(qpi):
+            self._pool_put(qpi)
+            return
+        if qpi.unschedulable_plugins or qpi.pending_plugins:
+            self._backoff.push(qpi, self._backoff_key(qpi))
+        else:
+            self._error_backoff.push(qpi, self._backoff_key(qpi))
+
+    def _backoff_heap_of(self, key: str) -> _KeyedHeap[tuple[float, object]] | None:
+        if key in self._backoff:
+            return self._backoff
+        if key in self._error_backoff:
+            return self._error_backoff
+        return None
+
+    def _backoff_get(self, key: str) -> QueuedPodInfo | None:
+        return self._backoff.get(key) or self._error_backoff.get(key)
+
+    def _backoff_remove(self, key: str) -> QueuedPodInfo | None:
+        return self._backoff.remove(key) or self._error_backoff.remove(key)
 
     def _requeue(self, qpi: QueuedPodInfo, strategy: _Strategy) -> None:
         """Upstream ``requeuePodViaQueueingHint`` for a pod that is in no queue."""
         if strategy is _Strategy.SKIP:
             self._pool_put(qpi)
         elif strategy is _Strategy.AFTER_BACKOFF and self._is_backing_off(qpi):
-            self._backoff.push(qpi, self._backoff_expiry(qpi))
+            self._move_to_backoff(qpi)
         else:
             self._move_to_active(qpi)
 

@@ -20,7 +20,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from pydantic import ValidationError
@@ -64,8 +64,9 @@ def default_identity() -> str:
 class LiveScheduler:
     """Runs ``config``'s profiles against the API server behind ``kube``.
 
-    ``lease`` None runs without leader election (always leading).  Call
-    ``start``, then ``wait`` or ``stop``.
+    ``lease`` None runs without leader election (always leading).
+    ``feature_gates`` override kube-scheduler's defaults.  Call ``start``,
+    then ``wait`` or ``stop``.
     """
 
     def __init__(
@@ -77,6 +78,7 @@ class LiveScheduler:
         identity: str | None = None,
         seed: int | None = None,
         resync_period: float = 0.0,
+        feature_gates: Mapping[str, bool] | None = None,
     ) -> None:
         self.kube = kube
         self.config = config
@@ -95,6 +97,7 @@ class LiveScheduler:
             client=self.client,
             recorder=self.client,
             seed=int(time.time_ns() % 2**32) if seed is None else seed,
+            feature_gates=feature_gates,
         )
         self._namespace_labels: dict[str, dict[str, str]] = {}
         for fwk in self.scheduler.profiles.values():
@@ -358,7 +361,7 @@ class LiveScheduler:
     def _loop(self) -> None:
         s = self.scheduler
         while not self._stopping.is_set():
-            active = self.leading.is_set() and s.queue.pending_pods()["active"] > 0
+            active = self.leading.is_set() and s.queue.has_ready()
             timeout = 0.0 if active else self._idle_timeout()
             self._drain(timeout)
             now = time.monotonic()

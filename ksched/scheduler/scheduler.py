@@ -17,6 +17,7 @@ import numpy as np
 
 from ksched.api import Node, Pod
 from ksched.config import KubeSchedulerConfiguration, default_config, resolve_config
+from ksched.config.feature_gates import POP_FROM_BACKOFF_Q, resolve_feature_gates
 from ksched.config.registry import Registry
 from ksched.framework import events as ev
 from ksched.framework.clock import Clock, SimClock
@@ -113,6 +114,7 @@ class Scheduler:
         tie_break: TieBreak = "random",
         explain_messages: bool = True,
         equivalence_cache: bool = True,
+        feature_gates: Mapping[str, bool] | None = None,
     ) -> None:
         from ksched.framework.plugins.registry import default_registry
 
@@ -124,6 +126,7 @@ class Scheduler:
         self.tie_break: TieBreak = tie_break
         self.explain_messages = explain_messages
         self.equivalence_cache = equivalence_cache
+        self.feature_gates = resolve_feature_gates(feature_gates)
         self.metrics = Metrics()
         self.next_start_node_index = 0
         self.pods: dict[str, PodInfo] = {}
@@ -158,6 +161,7 @@ class Scheduler:
             event_hints=hints,
             initial_backoff=float(self.config.pod_initial_backoff_seconds),
             max_backoff=float(self.config.pod_max_backoff_seconds),
+            pop_from_backoff=self.feature_gates[POP_FROM_BACKOFF_Q],
         )
         self.nominator = self.queue.nominator
         waiting = first.handle.waiting_pods
@@ -252,7 +256,11 @@ class Scheduler:
 
     # -- the loop ---------------------------------------------------------------------
     def run(self, max_cycles: int | None = None) -> list[ScheduleResult]:
-        """Schedule until the active queue is empty (timers are honoured, time is not advanced)."""
+        """Schedule until ``pop`` has no pod (timers are honoured, time is not advanced).
+
+        That is when activeQ is empty and, with ``SchedulerPopFromBackoffQ``
+        on (the default), backoffQ's rejected pods have had their retry too.
+        """
         results: list[ScheduleResult] = []
         while max_cycles is None or len(results) < max_cycles:
             self.queue.run_timers()

@@ -5,8 +5,9 @@ from __future__ import annotations
 import gc
 import math
 from array import array
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from types import MappingProxyType
 from typing import Any, Final, Protocol
 
 import numpy as np
@@ -14,6 +15,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from ksched.config import KubeSchedulerConfiguration, default_config
+from ksched.config.feature_gates import POP_FROM_BACKOFF_Q
 from ksched.framework.clock import SimClock
 from ksched.scheduler import Scheduler
 from ksched.scheduler.scheduler import TieBreak
@@ -31,6 +33,15 @@ TIE_BREAKS: Final = ("random", "smallest-name")
 # the collector took an eighth of its CPU time rescanning live nodes and pods;
 # rarer collections still bound what a plugin's reference cycles can hold.
 GC_THRESHOLD: Final = (10_000, 100, 100)
+
+SIM_FEATURE_GATES: Final[Mapping[str, bool]] = MappingProxyType({POP_FROM_BACKOFF_Q: False})
+"""Where a replay's scheduler departs from kube-scheduler's default gates, and why.
+
+A simulated cycle takes no time, so the scheduler is idle after every event;
+with SchedulerPopFromBackoffQ on, each pod an event sends to backoffQ would be
+retried at once, after every event, where a real scheduler retries as its
+busy time allows.  Off, a retry waits out the pod's backoff (before v1.33).
+"""
 
 
 def check(owner: str, name: str, value: object, ok: bool, rule: str) -> None:
@@ -59,6 +70,7 @@ def scheduler_for(
     *,
     clock: SimClock | None = None,
     equivalence_cache: bool = True,
+    feature_gates: Mapping[str, bool] | None = None,
 ) -> Scheduler:
     """A scheduler on a simulated clock that does not build failure messages nobody reads."""
     return Scheduler(
@@ -68,6 +80,7 @@ def scheduler_for(
         tie_break=tie_break,
         explain_messages=False,
         equivalence_cache=equivalence_cache,
+        feature_gates=SIM_FEATURE_GATES if feature_gates is None else feature_gates,
     )
 
 

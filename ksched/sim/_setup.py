@@ -11,6 +11,7 @@ of every replay in time, in process or through the API
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import ClassVar, TypedDict
 
@@ -18,9 +19,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ksched.config import KubeSchedulerConfiguration
+from ksched.config.feature_gates import FeatureGateError, resolve_feature_gates
 from ksched.framework.clock import SimClock
 from ksched.scheduler.scheduler import TieBreak
 from ksched.sim._common import (
+    SIM_FEATURE_GATES,
     TIE_BREAKS,
     Observer,
     PodLog,
@@ -86,6 +89,7 @@ class ReplayOptions(TypedDict, total=False):
     coverage: float
     node_samples: int
     equivalence_cache: bool | None
+    feature_gates: Mapping[str, bool] | None
     progress: bool
     observer: Observer | None
     recorder: Recorder | None
@@ -103,6 +107,7 @@ class InProcessReplay:
     the same either way); by default on when pod rows repeat, as in openb,
     or when failed pods are retried (the time-based protocol), and off when
     nearly every pod is distinct and tried once, where it only costs.
+    ``feature_gates``: kube-scheduler's, over ``SIM_FEATURE_GATES``.
     ``observer(replay)`` is called as the replay goes (for invariant tests);
     ``recorder.attach(scheduler)`` once the scheduler exists
     (``ksched.ml.DecisionRecorder``: decision logs).
@@ -125,6 +130,7 @@ class InProcessReplay:
         coverage: float = DEFAULT_COVERAGE,
         node_samples: int = 100,
         equivalence_cache: bool | None = None,
+        feature_gates: Mapping[str, bool] | None = None,
         progress: bool = False,
         observer: Observer | None = None,
         recorder: Recorder | None = None,
@@ -143,6 +149,12 @@ class InProcessReplay:
         self.coverage = coverage
         self.node_samples = node_samples
         self.equivalence_cache = equivalence_cache
+        try:
+            self.feature_gates = resolve_feature_gates(
+                {**SIM_FEATURE_GATES, **(feature_gates or {})}
+            )
+        except FeatureGateError as exc:
+            raise ValueError(f"The 'feature_gates' parameter of {owner}: {exc}") from None
         self.progress = progress
         self.observer = observer
         self.recorder = recorder
@@ -157,7 +169,12 @@ class InProcessReplay:
         repeats = factory.repeats or self.retries_repeat
         cache = repeats if self.equivalence_cache is None else self.equivalence_cache
         self.scheduler = scheduler_for(
-            config, self.seed, self.tie_break, clock=clock, equivalence_cache=cache
+            config,
+            self.seed,
+            self.tie_break,
+            clock=clock,
+            equivalence_cache=cache,
+            feature_gates=self.feature_gates,
         )
         if self.recorder is not None:
             self.recorder.attach(self.scheduler)

@@ -6,7 +6,9 @@ in simulated time. At equal times departures go first (they free room),
 then node events, then arrivals, then one scheduling step that drains the
 active queue with kube-scheduler's retry semantics (unschedulable pods wait
 for a cluster event or their backoff; ``Scheduler.next_wakeup`` schedules
-the next step), then node samples.
+the next step), then node samples. The scheduler runs with
+SchedulerPopFromBackoffQ off unless ``feature_gates`` turns it on
+(``ksched.sim._common.SIM_FEATURE_GATES`` says why).
 
 Times are trace seconds from the first arrival, divided by
 ``time_compression``; ``horizon`` (trace seconds, compressed likewise) ends

@@ -112,6 +112,7 @@ def where(q: SchedulingQueue, key: str) -> list[str]:
         for name, structure in (
             ("active", q._active),
             ("backoff", q._backoff),
+            ("backoff", q._error_backoff),
             ("unschedulable", q._unschedulable),
         )
         if key in structure
@@ -262,6 +263,111 @@ def test_backoff_doubles_on_each_failure() -> None:
         q.run_timers()
         assert where(q, qpi.key) == ["active"]
     assert waits == [1.0, 2.0, 4.0, 8.0, 10.0, 10.0]
+
+
+# -- SchedulerPopFromBackoffQ (KEP-5142) -------------------------------------------
+def popping_queue(clock: SimClock, **kwargs: Any) -> SchedulingQueue:
+    return new_queue(clock, pop_from_backoff=True, **kwargs)
+
+
+def to_backoff(q: SchedulingQueue, pod: PodInfo, plugins: Sequence[str] = (FIT,)) -> None:
+    """Park ``pod`` in the pool, then let an event it waits for send it to backoffQ."""
+    park(q, pod, plugins)
+    q.move_all_to_active_or_backoff(ASSIGNED_POD_DELETE)
+    assert where(q, pod.key) == ["backoff"]
+
+
+@pytest.mark.parametrize("on", [True, False])
+def test_empty_active_queue_pops_a_rejected_pod_before_its_backoff_ends(on: bool) -> None:
+    clock = SimClock()
+    q = new_queue(clock, pop_from_backoff=on)
+    to_backoff(q, make_pod("a"))
+    assert q.has_ready() is on
+    qpi = q.pop()
+    if not on:
+        assert qpi is None  # waits out its 1 s backoff, as before v1.33
+        return
+    assert qpi is not None and qpi.key == "default/a" and qpi.attempts == 2
+    assert clock.now() == 0.0 and where(q, "default/a") == ["in_flight"]
+
+
+def test_active_pods_come_before_backoff_pods() -> None:
+    q = popping_queue(SimClock())
+    to_backoff(q, make_pod("old", priority=100))
+    q.add(make_pod("new", priority=0))
+    assert pop(q)[0].key == "default/new"
+    assert pop(q)[0].key == "default/old"
+    assert q.pop() is None
+
+
+def test_a_pod_that_hit_an_error_waits_out_its_backoff() -> None:
+    """Only podBackoffQ is popped early; podErrorBackoffQ is not (``unlockedPop``)."""
+    clock = SimClock()
+    q = popping_queue(clock)
+    q.add(make_pod("a"))
+    qpi, cycle = pop(q)
+    fail(q, qpi, cycle, plugins=())
+    assert where(q, "default/a") == ["backoff"]
+    assert not q.has_ready() and q.pop() is None
+    # 1 s of backoff from t=0 ends in window [1, 2): held until the next window starts.
+    assert q.next_timer_at() == 2.0
+    clock.set(1.999)
+    q.run_timers()
+    assert q.pop() is None
+    clock.set(2.0)
+    q.run_timers()
+    assert pop(q)[0].key == "default/a"
+
+
+@pytest.mark.parametrize(
+    ("failed_at", "ready_at"),
+    [(0.0, 2.0), (0.25, 2.0), (0.999, 2.0), (1.0, 3.0), (7.5, 9.0)],
+)
+def test_backoff_ends_with_its_one_second_window(failed_at: float, ready_at: float) -> None:
+    """Expiry truncated to whole seconds, backing off while that window is current."""
+    clock = SimClock()
+    q = popping_queue(clock)
+    q.add(make_pod("a"))
+    qpi, cycle = pop(q)
+    clock.set(failed_at)
+    fail(q, qpi, cycle, plugins=())
+    assert q.next_timer_at() == ready_at
+
+
+def test_backoff_pods_pop_by_window_then_queue_sort_order() -> None:
+    clock = SimClock()
+    q = popping_queue(clock)
+    to_backoff(q, make_pod("low", priority=1))  # backoff ends in window [1, 2)
+    to_backoff(q, make_pod("high", priority=9))  # same window: priority first
+    clock.set(1.5)
+    to_backoff(q, make_pod("top", priority=100))  # window [2, 3): after both
+    assert [pop(q)[0].key for _ in range(3)] == ["default/high", "default/low", "default/top"]
+
+
+def test_a_pod_gated_on_its_way_to_backoff_goes_to_the_pool() -> None:
+    """PreEnqueue runs when a pod enters backoffQ, not when it leaves (``moveToBackoffQ``)."""
+    refuse: set[str] = set()
+
+    def gate(pod: PodInfo) -> Status | None:
+        return Status.unresolvable("held") if pod.key in refuse else None
+
+    q = popping_queue(SimClock(), pre_enqueue=[("Gate", gate)])
+    refuse.clear()
+    q.add(make_pod("b"))
+    qpi, cycle = pop(q)
+    fail(q, qpi, cycle)
+    q.move_all_to_active_or_backoff(ASSIGNED_POD_DELETE)
+    assert where(q, "default/b") == ["backoff"]
+    refuse.add("default/b")  # a gate that closes later does not stop it leaving backoffQ
+    assert pop(q)[0].key == "default/b"
+
+    refuse.clear()
+    q.add(make_pod("a"))
+    qpi, cycle = pop(q)
+    fail(q, qpi, cycle)
+    refuse.add("default/a")  # closes while the pod waits in the pool
+    q.move_all_to_active_or_backoff(ASSIGNED_POD_DELETE)
+    assert where(q, "default/a") == ["unschedulable"] and q.pop() is None
 
 
 # -- unschedulable pods and events ------------------------------------------------
@@ -606,10 +712,14 @@ PROPERTY_EVENTS = [
 class QueueMachine(RuleBasedStateMachine):
     """Every added pod is in exactly one of active/backoff/unschedulable/in flight until deleted."""
 
+    pop_from_backoff = False
+
     def __init__(self) -> None:
         super().__init__()
         self.clock = SimClock()
-        self.queue = new_queue(self.clock, max_in_unschedulable=60.0)
+        self.queue = new_queue(
+            self.clock, max_in_unschedulable=60.0, pop_from_backoff=self.pop_from_backoff
+        )
         self.live: dict[str, PodInfo] = {}
         self.gone: set[str] = set()
         self.flying: dict[str, tuple[QueuedPodInfo, int]] = {}
@@ -711,3 +821,15 @@ QueueMachine.TestCase.settings = settings(
     suppress_health_check=[HealthCheck.too_slow],
 )
 test_queue_never_loses_or_duplicates_pods = QueueMachine.TestCase
+
+
+class PopFromBackoffQueueMachine(QueueMachine):
+    """The same invariants with SchedulerPopFromBackoffQ on."""
+
+    pop_from_backoff = True
+
+
+PopFromBackoffQueueMachine.TestCase.settings = QueueMachine.TestCase.settings
+test_queue_with_pop_from_backoff_never_loses_or_duplicates_pods = (
+    PopFromBackoffQueueMachine.TestCase
+)

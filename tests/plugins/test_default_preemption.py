@@ -28,6 +28,7 @@ from ksched.config import (
     PluginSpec,
     Registry,
 )
+from ksched.config.feature_gates import POP_FROM_BACKOFF_Q
 from ksched.framework.clock import SimClock
 from ksched.framework.cycle_state import CycleState
 from ksched.framework.handle import Handle
@@ -997,13 +998,18 @@ def _registry() -> Registry:
     return registry
 
 
-def make_scheduler(pdbs: tuple[PodDisruptionBudget, ...] = ()) -> tuple[Scheduler, SimClock]:
+def make_scheduler(
+    pdbs: tuple[PodDisruptionBudget, ...] = (), pop_from_backoff: bool = True
+) -> tuple[Scheduler, SimClock]:
     registry = _registry()
     missing = tuple(Plugin(name=n) for n, _ in DEFAULT_MULTI_POINT if n not in registry)
     profile = KubeSchedulerProfile(plugins=Plugins(multi_point=PluginSet(disabled=missing)))
     clock = SimClock()
     sched = Scheduler(
-        KubeSchedulerConfiguration(profiles=(profile,)), registry=registry, clock=clock
+        KubeSchedulerConfiguration(profiles=(profile,)),
+        registry=registry,
+        clock=clock,
+        feature_gates={POP_FROM_BACKOFF_Q: pop_from_backoff},
     )
     assert isinstance(sched.client, LocalClient)
     sched.client.pdb_list.extend(pdbs)
@@ -1027,7 +1033,7 @@ def _pod(name: str, cpu: str, priority: int, node: str = "", **kw: Any) -> Pod:
 
 
 def test_e2e_preempts_then_binds_to_nominated_node() -> None:
-    sched, clock = make_scheduler()
+    sched, clock = make_scheduler(pop_from_backoff=False)
     sched.add_nodes([make_node("n1", cpu="4"), make_node("n2", cpu="4")])
     for pod in (
         _pod("n1-a", "2", 5, "n1"),
@@ -1047,6 +1053,25 @@ def test_e2e_preempts_then_binds_to_nominated_node() -> None:
     assert sched.bound[high.key] == "n2"
     assert sched.nominator.nominated_pods_for_node("n2") == []
     assert "default/n2-b" in sched.bound
+
+
+def test_e2e_with_pop_from_backoff_binds_in_the_same_run() -> None:
+    """The victim's deletion sends the preemptor to backoffQ; an idle queue pops it at once."""
+    sched, _ = make_scheduler()
+    sched.add_nodes([make_node("n1", cpu="4"), make_node("n2", cpu="4")])
+    for pod in (
+        _pod("n1-a", "2", 5, "n1"),
+        _pod("n1-b", "2", 50, "n1"),
+        _pod("n2-a", "2", 1, "n2"),
+        _pod("n2-b", "2", 3, "n2"),
+    ):
+        sched.add_pod(pod)
+    high = sched.add_pod(_pod("high", "2", 100))
+    failed, bound = sched.run()
+    assert failed.nominated_node == "n2" and not failed.scheduled
+    assert bound.scheduled and bound.node == "n2" and sched.bound[high.key] == "n2"
+    assert cast(LocalClient, sched.client).evicted == ["default/n2-a"]
+    assert sched.nominator.nominated_pods_for_node("n2") == []
 
 
 def test_e2e_policy_never_and_equal_priority_never_preempt() -> None:

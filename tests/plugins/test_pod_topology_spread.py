@@ -1240,11 +1240,13 @@ def test_end_to_end_preemption_evicts_until_the_skew_fits() -> None:
         topologySpreadConstraints=[spread(nodeAffinityPolicy="Ignore")],
     )
     sched.add_pod(high)
-    [result] = sched.run()
+    # The victims' deletion sends it to backoffQ, which an idle queue pops (KEP-5142).
+    result, retried = sched.run()
     assert result.nominated_node == "a1"
     assert "1 node(s) didn't match pod topology spread constraints" in result.message
     assert sched.metrics.preemption_victims == 2
     assert sorted(sched.pods) == ["default/high"]
+    assert retried.scheduled and retried.node == "a1"
 
 
 def test_plugin_name() -> None:

@@ -144,7 +144,10 @@ def test_bind_failure_unreserves_forgets_and_requeues_then_retries() -> None:
     assert info.node_name == ""
     assert where(sched) == "backoff"
     assert sched.metrics.attempts == {"scheduled": 0, "unschedulable": 0, "error": 1}
-    assert sched.next_wakeup() == pytest.approx(1.0)  # podInitialBackoffSeconds
+    # podInitialBackoffSeconds, then held to the end of its 1-s ordering window (KEP-5142).
+    assert sched.next_wakeup() == pytest.approx(2.0)
+    clock.advance(1.0)
+    assert sched.run() == []  # an error's backoff is never cut short
 
     plugin_log(sched).clear()
     clock.advance(1.0)
@@ -414,7 +417,7 @@ def test_plugin_error_sends_the_pod_to_backoff_not_away(
     assert sched.snapshot.node_of(KEY) is None
     assert where(sched) == "backoff"
 
-    clock.advance(1.0)
+    clock.advance(2.0)  # 1 s of backoff, to the end of its ordering window (KEP-5142)
     (retry,) = sched.run()  # retried after backoff, failing the same way
     assert retry.pod.key == KEY and retry.status is not None
     assert where(sched) == "backoff"

@@ -21,6 +21,7 @@ from _plugins import (
     scheduler,
 )
 
+from ksched.config.feature_gates import POP_FROM_BACKOFF_Q
 from ksched.framework.clock import SimClock
 from ksched.framework.runtime import MAX_PERMIT_TIMEOUT
 from ksched.framework.status import Code
@@ -144,7 +145,9 @@ def test_gang_member_completing_the_gang_allows_the_waiting_ones() -> None:
 
 def test_incomplete_gang_times_out_together() -> None:
     clock = SimClock()
-    sched = scheduler(GANG, clock=clock)
+    # Without SchedulerPopFromBackoffQ, so the rejected pods wait out their backoff
+    # instead of being retried (and waiting in Permit again) within the same run.
+    sched = scheduler(GANG, clock=clock, feature_gates={POP_FROM_BACKOFF_Q: False})
     sched.add_nodes(nodes(["n1"]))
     sched.add_pods(pod(f"g{i}", cpu="100m", labels={"gang": "g"}) for i in range(2))
     sched.run()
