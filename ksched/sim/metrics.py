@@ -32,7 +32,7 @@ import bisect
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
-from typing import Final, TypeVar
+from typing import Any, ClassVar, Final, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -525,11 +525,27 @@ class ClusterMetrics:
 
 
 class SeriesRecorder:
-    """Rows of ``SERIES_COLUMNS`` in one growing float array, framed once at the end."""
+    """Rows of ``SERIES_COLUMNS`` in fixed-size float blocks, framed once at the end.
+
+    Blocks, not one array grown by doubling: a million-pod time replay records
+    about ten million rows (0.7 GB), and doubling held up to twice that, plus
+    the old copy while growing. ``frame`` moves the blocks into the columns one
+    block at a time, so framing adds one block, not a second copy of the series.
+    """
+
+    BLOCK_ROWS: ClassVar[int] = 65_536
 
     def __init__(self, capacity: int = 1024) -> None:
-        self._data = np.empty((max(1, capacity), len(SERIES_COLUMNS)))
+        self._rows = max(1, min(capacity, self.BLOCK_ROWS))
+        self._blocks: list[NDArray[np.float64]] = []
+        self._block = self._new_block()
+        self._i = 0  # rows used in ``_block``
         self.n = 0
+
+    def _new_block(self) -> NDArray[np.float64]:
+        block = np.empty((self._rows, len(SERIES_COLUMNS)))
+        self._blocks.append(block)
+        return block
 
     def record(
         self,
@@ -539,9 +555,11 @@ class SeriesRecorder:
         running: int,
         pending: int,
     ) -> None:
-        if self.n == len(self._data):
-            self._data = np.concatenate([self._data, np.empty_like(self._data)])
-        self._data[self.n] = (
+        if self._i == self._rows:
+            self._rows = self.BLOCK_ROWS  # small replays stay small; long ones grow in blocks
+            self._block = self._new_block()
+            self._i = 0
+        self._block[self._i] = (
             time,
             metrics._pct(arrived_gpu_milli, metrics.cap_total[2]),
             metrics.gpu_alloc_pct,
@@ -552,13 +570,33 @@ class SeriesRecorder:
             running,
             pending,
         )
+        self._i += 1
         self.n += 1
 
     def frame(self) -> pd.DataFrame:
-        df = pd.DataFrame(self._data[: self.n].copy(), columns=list(SERIES_COLUMNS))
+        """The series as a frame; the recorder is empty afterwards (its blocks are freed)."""
+        columns = [np.empty(self.n) for _ in SERIES_COLUMNS]
+        start = 0
+        blocks, self._blocks = self._blocks, []
+        for k in range(len(blocks)):
+            block = blocks[k]
+            rows = min(len(block), self.n - start)
+            for j, column in enumerate(columns):
+                column[start : start + rows] = block[:rows, j]
+            start += rows
+            blocks[k] = _FREED  # drop the block now, not when the loop ends
+        data: dict[str, NDArray[Any]] = dict(zip(SERIES_COLUMNS, columns, strict=True))
         for col in _COUNT_COLUMNS:
-            df[col] = df[col].astype(np.int64)
-        return df
+            data[col] = data[col].astype(np.int64)
+        self.n = 0
+        self._rows = 1
+        self._block = self._new_block()
+        self._i = 0
+        # copy=False: one block per column, no consolidated 2-D copy.
+        return pd.DataFrame(data, copy=False)
+
+
+_FREED: Final[NDArray[np.float64]] = np.empty((0, len(SERIES_COLUMNS)))
 
 
 _Pcts = tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]

@@ -16,7 +16,7 @@ from ksched.sim import (
     discrete_by_arrived,
     packed_layout,
 )
-from ksched.sim.metrics import _numpy_sum, time_weighted_mean
+from ksched.sim.metrics import SERIES_COLUMNS, SeriesRecorder, _numpy_sum, time_weighted_mean
 from ksched.traces.workload import GIB
 
 
@@ -168,6 +168,30 @@ def test_cluster_metrics_track_allocation_and_fragmentation_incrementally() -> N
     m.add_node(1)
     assert m.cap_total == [20_000, 48 * GIB, 6000]
     assert m.frag_total == pytest.approx(m.fragment_now())
+
+
+@pytest.mark.parametrize("capacity", [1, 3, 1024])
+@pytest.mark.parametrize("rows", [0, 1, 4, 5, 11])
+def test_series_recorder_frames_every_row_across_blocks(
+    monkeypatch: pytest.MonkeyPatch, capacity: int, rows: int
+) -> None:
+    monkeypatch.setattr(SeriesRecorder, "BLOCK_ROWS", 4)
+    table = nodes([8000, 4000], gpus=[2, 0], models=["T4", ""], memory_gib=16)
+    m = ClusterMetrics(table, ["a", "b"], MIXED)
+    rec = SeriesRecorder(capacity)
+    expected = []
+    for i in range(rows):
+        m.place(i % 2, 100, GIB // 8, 0)
+        rec.record(float(i), m, 10 * i, i, rows - i)
+        expected.append((float(i), m.cpu_alloc_pct, i, rows - i))
+    df = rec.frame()
+    assert list(df.columns) == list(SERIES_COLUMNS) and len(df) == rows
+    got = df[["time", "cpu_alloc_pct", "pods_running", "pods_pending"]].itertuples(index=False)
+    assert [tuple(r) for r in got] == expected
+    assert df["pods_running"].dtype == np.int64 and df["time"].dtype == np.float64
+    assert len(rec.frame()) == 0  # framing empties the recorder
+    rec.record(99.0, m, 0, 1, 2)
+    assert rec.frame()["time"].tolist() == [99.0]
 
 
 def test_discrete_curve_is_the_mean_of_records_rounding_to_each_percent() -> None:
