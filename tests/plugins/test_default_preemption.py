@@ -1032,8 +1032,11 @@ def _pod(name: str, cpu: str, priority: int, node: str = "", **kw: Any) -> Pod:
     return make_pod(name, cpu=cpu, priority=priority, node=node, **kw).pod
 
 
-def test_e2e_preempts_then_binds_to_nominated_node() -> None:
-    sched, clock = make_scheduler(pop_from_backoff=False)
+def _two_full_nodes_and_a_preemptor(
+    pop_from_backoff: bool,
+) -> tuple[Scheduler, SimClock, PodInfo]:
+    """n1 holds pods of priority 5 and 50, n2 of 1 and 3; ``high`` (100) needs one's room."""
+    sched, clock = make_scheduler(pop_from_backoff=pop_from_backoff)
     sched.add_nodes([make_node("n1", cpu="4"), make_node("n2", cpu="4")])
     for pod in (
         _pod("n1-a", "2", 5, "n1"),
@@ -1042,7 +1045,11 @@ def test_e2e_preempts_then_binds_to_nominated_node() -> None:
         _pod("n2-b", "2", 3, "n2"),
     ):
         sched.add_pod(pod)
-    high = sched.add_pod(_pod("high", "2", 100))
+    return sched, clock, sched.add_pod(_pod("high", "2", 100))
+
+
+def test_e2e_preempts_then_binds_to_nominated_node() -> None:
+    sched, clock, high = _two_full_nodes_and_a_preemptor(pop_from_backoff=False)
     first = sched.run()
     assert [r.nominated_node for r in first] == ["n2"]
     assert high.pod.status.nominated_node_name == "n2"
@@ -1057,16 +1064,7 @@ def test_e2e_preempts_then_binds_to_nominated_node() -> None:
 
 def test_e2e_with_pop_from_backoff_binds_in_the_same_run() -> None:
     """The victim's deletion sends the preemptor to backoffQ; an idle queue pops it at once."""
-    sched, _ = make_scheduler()
-    sched.add_nodes([make_node("n1", cpu="4"), make_node("n2", cpu="4")])
-    for pod in (
-        _pod("n1-a", "2", 5, "n1"),
-        _pod("n1-b", "2", 50, "n1"),
-        _pod("n2-a", "2", 1, "n2"),
-        _pod("n2-b", "2", 3, "n2"),
-    ):
-        sched.add_pod(pod)
-    high = sched.add_pod(_pod("high", "2", 100))
+    sched, _, high = _two_full_nodes_and_a_preemptor(pop_from_backoff=True)
     failed, bound = sched.run()
     assert failed.nominated_node == "n2" and not failed.scheduled
     assert bound.scheduled and bound.node == "n2" and sched.bound[high.key] == "n2"
