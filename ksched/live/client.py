@@ -7,7 +7,9 @@ for a round trip; the pod stays assumed in the snapshot meanwhile.  Events
 and status patches go through a second pool, as upstream's event broadcaster
 writes apart from the binding goroutines, so a slow event never holds a
 binding back.  The ``Scheduled`` event is queued once the API accepted the
-binding, so no event claims a binding that failed.  A failed binding is
+binding, so no event claims a binding that failed.  Repeats of an event
+(a pod failing scheduling again, say) become one Event with a series
+(``ksched.live.event_series``), as client-go's events library makes them.  A failed binding is
 handed back to the scheduling loop through ``on_bind_failed``.
 """
 
@@ -24,6 +26,7 @@ from typing import Any, Final
 
 from ksched.api import PodDisruptionBudget, format_time
 from ksched.framework.pod_info import PodInfo
+from ksched.live.event_series import FINISH_SECONDS, REFRESH_SECONDS, EventSeriesCache
 from ksched.live.kube import ApiError, KubeClient
 
 __all__ = ["ApiClusterClient"]
@@ -89,6 +92,12 @@ class ApiClusterClient:
         self.dropped_events = 0
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
+        self._series = EventSeriesCache(time.monotonic, lambda: _now(micro=True))
+        self._stopping = threading.Event()
+        self._series_thread = threading.Thread(
+            target=self._series_loop, name="ksched-event-series", daemon=True
+        )
+        self._series_thread.start()
 
     # -- ClusterClient ----------------------------------------------------------------
     def bind(self, pod: PodInfo, node_name: str) -> None:
@@ -204,13 +213,13 @@ class ApiClusterClient:
             if not (err.not_found or err.conflict):
                 log.warning("status of %s: %s", pod.key, err)
 
-    def _create_event(
+    def _event_body(
         self, pod: PodInfo, type_: str, reason: str, action: str, message: str
-    ) -> None:
+    ) -> dict[str, Any]:
         """An events.k8s.io/v1 Event, shaped as client-go's events recorder writes it."""
         controller = pod.scheduler_name
         meta = pod.pod.metadata
-        body = {
+        return {
             "apiVersion": "events.k8s.io/v1",
             "kind": "Event",
             "metadata": {"name": f"{pod.name}.{time.time_ns():x}", "namespace": pod.namespace},
@@ -230,18 +239,65 @@ class ApiClusterClient:
                 "resourceVersion": meta.resource_version,
             },
         }
-        try:
-            self.kube.request(
-                "POST", f"/apis/events.k8s.io/v1/namespaces/{pod.namespace}/events", body=body
-            )
-        except ApiError as err:
-            log.warning("event %s for %s: %s", reason, pod.key, err)
 
     def _record_event(
         self, pod: PodInfo, type_: str, reason: str, action: str, message: str
     ) -> None:
-        args = (pod, type_, reason, action, message)
-        self._submit(self._recorders, self._create_event, *args, droppable=True)
+        # As client-go, a full queue drops the event before the series cache sees it.
+        with self._lock:
+            if self._events >= MAX_QUEUED_EVENTS:
+                self._drop_event()
+                return
+        write = self._series.record(self._event_body(pod, type_, reason, action, message))
+        if write is not None:
+            self._submit(self._recorders, self._write_event, write, droppable=True)
+
+    def _write_event(self, event: dict[str, Any]) -> None:
+        """client-go's ``recordEvent``: a series is patched onto the event it continues
+        (created if that is gone); a new event is created."""
+        meta = event["metadata"]
+        path = f"/apis/events.k8s.io/v1/namespaces/{meta['namespace']}/events"
+        series = event.get("series")
+        try:
+            for attempt in range(2):
+                if series is not None:
+                    try:
+                        patch = {"series": series}
+                        self.kube.request("PATCH", f"{path}/{meta['name']}", body=patch,
+                                          content_type=SMP)  # fmt: skip
+                        return
+                    except ApiError as err:
+                        if not err.not_found:
+                            raise
+                try:
+                    self.kube.request("POST", path, body=event)
+                    return
+                except ApiError as err:
+                    # The event a series continues was created meanwhile: patch it, once.
+                    if not (err.conflict and series is not None and attempt == 0):
+                        raise
+        except ApiError as err:
+            log.warning("event %s for %s: %s", event.get("reason"), meta["name"], err)
+
+    def _series_loop(self) -> None:
+        """client-go's ``finishSeries`` every FINISH_SECONDS, ``refreshExistingEventSeries``
+        every REFRESH_SECONDS."""
+        refreshed = time.monotonic()
+        while not self._stopping.wait(FINISH_SECONDS):
+            writes = self._series.finish()
+            if time.monotonic() - refreshed >= REFRESH_SECONDS:
+                refreshed = time.monotonic()
+                writes += self._series.open_series()
+            for event in writes:
+                try:
+                    self._submit(self._recorders, self._write_event, event)
+                except RuntimeError:
+                    return  # closed meanwhile: the pool takes no more work
+
+    def _drop_event(self) -> None:
+        self.dropped_events += 1
+        if self.dropped_events == 1:
+            log.warning("event queue full (%d): dropping events", MAX_QUEUED_EVENTS)
 
     def _submit(
         self,
@@ -254,9 +310,7 @@ class ApiClusterClient:
         with self._lock:
             if droppable:
                 if self._events >= MAX_QUEUED_EVENTS:
-                    self.dropped_events += 1
-                    if self.dropped_events == 1:
-                        log.warning("event queue full (%d): dropping events", MAX_QUEUED_EVENTS)
+                    self._drop_event()
                     return
                 self._events += 1
             self._in_flight += 1
@@ -293,5 +347,6 @@ class ApiClusterClient:
 
         A binding never sent leaves its pod pending in the API, for the next leader.
         """
+        self._stopping.set()
         self._binders.shutdown(wait=True, cancel_futures=True)
         self._recorders.shutdown(wait=True, cancel_futures=True)
