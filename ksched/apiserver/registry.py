@@ -15,7 +15,7 @@ import math
 import random
 import secrets
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
@@ -25,6 +25,7 @@ from ksched.api import format_time
 from ksched.apiserver import errors
 from ksched.apiserver.defaults import apply_defaults
 from ksched.apiserver.errors import StatusError
+from ksched.apiserver.event_view import CORE_EVENTS_KEY, EVENTS_VIEW_KEY, from_core, to_core
 from ksched.apiserver.patch import PatchError, apply_patch
 from ksched.apiserver.resources import RESOURCES, Resource
 from ksched.apiserver.selectors import match_label_selector_object, selector_matcher
@@ -136,6 +137,19 @@ class Registry:
             raise errors.not_found(res.plural, name, res.group)
         return obj
 
+    def _existing_event(
+        self,
+        res: Resource,
+        ns: str,
+        name: str,
+        read: Callable[[str, str, str], dict[str, Any] | None],
+    ) -> dict[str, Any]:
+        """The core Event behind a view's ``name``; 404 in the view's own terms."""
+        obj = read(CORE_EVENTS_KEY, ns, name)
+        if obj is None:
+            raise errors.not_found(res.plural, name, res.group)
+        return obj
+
     def _check_namespace(self, res: Resource, ns: str) -> None:
         if not res.namespaced:
             return
@@ -207,6 +221,8 @@ class Registry:
         self, res: Resource, ns: str, body: Any, *, dry_run: bool = False
     ) -> dict[str, Any]:
         obj = self._body_checks(res, ns, body, None)
+        if res.key == EVENTS_VIEW_KEY:
+            return from_core(await self.create(_CORE_EVENTS, ns, to_core(obj), dry_run=dry_run))
         meta = _meta(obj)
         if not meta.get("name"):
             prefix = meta.get("generateName")
@@ -237,12 +253,19 @@ class Registry:
     # -- read ----------------------------------------------------------------------
 
     def get(self, res: Resource, ns: str, name: str) -> dict[str, Any]:
+        if res.key == EVENTS_VIEW_KEY:
+            return from_core(self._existing_event(res, ns, name, self.store.get))
         obj = self.store.get(res.key, ns, name)
         if obj is None:
             raise errors.not_found(res.plural, name, res.group)
         return obj
 
     def list_objects(self, res: Resource, ns: str | None, opts: ListOptions) -> dict[str, Any]:
+        if res.key == EVENTS_VIEW_KEY:
+            out = self.list_objects(_CORE_EVENTS, ns, opts)
+            out["items"] = [from_core(obj) for obj in out["items"]]
+            out["kind"], out["apiVersion"] = res.list_kind, res.api_version
+            return out
         start: tuple[str, str] | None = None
         if opts.continue_token:
             start = _decode_continue(opts.continue_token)
@@ -276,7 +299,10 @@ class Registry:
 
     def watch(self, res: Resource, ns: str | None, opts: ListOptions) -> AsyncIterator[bytes]:
         """The JSON-lines event stream of a watch; a too-old version yields one ERROR event."""
-        watcher = Watcher(res.key, ns, opts.matches)
+        if res.key == EVENTS_VIEW_KEY:
+            watcher = Watcher(CORE_EVENTS_KEY, ns, opts.matches, from_core)
+        else:
+            watcher = Watcher(res.key, ns, opts.matches)
         since = int(opts.resource_version) if opts.resource_version not in ("", "0") else None
         if opts.send_initial_events:
             since = None
@@ -352,6 +378,10 @@ class Registry:
     ) -> dict[str, Any]:
         if subresource == "scale":
             return await self._update_scale(res, ns, name, body, dry_run=dry_run)
+        if res.key == EVENTS_VIEW_KEY:
+            self._existing_event(res, ns, name, self.store.latest)
+            obj = to_core(self._body_checks(res, ns, body, name))
+            return from_core(await self.update(_CORE_EVENTS, ns, name, obj, dry_run=dry_run))
         prev = self._existing(res, ns, name)
         if subresource == "status":
             if not isinstance(body, dict):
@@ -443,6 +473,10 @@ class Registry:
             return await self._update_scale(
                 res, ns, name, _apply(patch_type, scale, patch), dry_run=dry_run
             )
+        if res.key == EVENTS_VIEW_KEY:
+            # Patched in the view's shape, the shape the patch was written against.
+            patched = _apply(patch_type, self.get(res, ns, name), patch)
+            return await self.update(res, ns, name, patched, dry_run=dry_run)
         prev = self._existing(res, ns, name)
         result = _apply(patch_type, prev, patch)
         if subresource == "status":
@@ -518,6 +552,10 @@ class Registry:
         dry_run: bool = False,
     ) -> tuple[dict[str, Any], bool]:
         """Delete or start a graceful deletion; the object (or Status) and whether it is gone."""
+        if res.key == EVENTS_VIEW_KEY:
+            self._existing_event(res, ns, name, self.store.latest)
+            last, gone = await self.delete(_CORE_EVENTS, ns, name, options, dry_run=dry_run)
+            return from_core(last), gone
         prev = self._existing(res, ns, name)
         meta = _meta(prev)
         pre = options.get("preconditions") or {}
@@ -846,6 +884,9 @@ def _scaled(value: Any, total: int) -> int:
 
 def _resource(key: str) -> Resource:
     return next(r for r in RESOURCES if r.key == key)
+
+
+_CORE_EVENTS: Final = _resource(CORE_EVENTS_KEY)
 
 
 def _apply(patch_type: str, target: dict[str, Any], patch: Any) -> Any:

@@ -34,10 +34,13 @@ class Watcher:
         rkey: str,
         namespace: str | None,
         matches: Callable[[Mapping[str, Any]], bool] | None,
+        convert: Callable[[Mapping[str, Any]], Mapping[str, Any]] | None = None,
     ) -> None:
         self.rkey = rkey
         self.namespace = namespace
         self.matches = matches
+        # Objects of a view (events.k8s.io Events over core ones) leave in the view's shape.
+        self.convert = convert
         self.queue: asyncio.Queue[bytes | None] = asyncio.Queue()
         self.closed = False
 
@@ -65,7 +68,10 @@ class Watcher:
             self.closed = True
             self.queue.put_nowait(None)
             return
-        self.queue.put_nowait(encoded(kind))
+        self.queue.put_nowait(encoded(kind) if self.convert is None else self.encode(kind, op.obj))
+
+    def encode(self, kind: str, obj: Mapping[str, Any]) -> bytes:
+        return encode_event(kind, obj if self.convert is None else self.convert(obj))
 
 
 def encode_event(kind: str, obj: Mapping[str, Any]) -> bytes:
@@ -218,7 +224,7 @@ class Store:
         if since is None:
             for obj in self.items(watcher.rkey, watcher.namespace):
                 if watcher.matches is None or watcher.matches(obj):
-                    backlog.append(encode_event("ADDED", obj))
+                    backlog.append(watcher.encode("ADDED", obj))
         else:
             if since < self._floor:
                 raise expired(
@@ -233,7 +239,7 @@ class Store:
             for op in reversed(missed):
                 kind = watcher.event_type(op)
                 if kind is not None:
-                    backlog.append(encode_event(kind, op.obj))
+                    backlog.append(watcher.encode(kind, op.obj))
         self._watchers.setdefault(watcher.rkey, set()).add(watcher)
         return backlog
 

@@ -155,6 +155,33 @@ def test_describe_and_scale(kubectl: Kubectl) -> None:
     assert _get(kubectl, "deployment", "web")["spec"]["replicas"] == 5
 
 
+def test_describe_shows_events_written_through_events_k8s_io(kubectl: Kubectl) -> None:
+    """The scheduler writes events.k8s.io Events; describe reads core/v1 ones: the same objects."""
+    kubectl("apply", "-f", "-", stdin=POD.replace("name: solo", "name: waiting"))
+    uid = _get(kubectl, "pod", "waiting")["metadata"]["uid"]
+    event = f"""
+apiVersion: events.k8s.io/v1
+kind: Event
+metadata: {{name: waiting.1}}
+eventTime: "2026-11-29T05:00:00.000000Z"
+reportingController: ksched
+reportingInstance: ksched-host
+action: Scheduling
+reason: FailedScheduling
+type: Warning
+note: "0/3 nodes are available: 3 Insufficient cpu."
+regarding: {{apiVersion: v1, kind: Pod, namespace: default, name: waiting, uid: {uid}}}
+"""
+    assert (
+        "event.events.k8s.io/waiting.1 created" in kubectl("create", "-f", "-", stdin=event).stdout
+    )
+    described = kubectl("describe", "pod", "waiting").stdout
+    events = described.split("Events:", 1)[1]
+    assert "FailedScheduling" in events
+    assert "0/3 nodes are available: 3 Insufficient cpu." in events
+    kubectl("delete", "pod", "waiting")
+
+
 def test_pod_describe_watch_delete(
     kubectl: Kubectl, kubectl_path: Path, tls_server: ApiServerProcess
 ) -> None:
