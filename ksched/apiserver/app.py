@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -25,6 +26,7 @@ from starlette.types import Receive, Scope, Send
 from ksched.apiserver import discovery, errors
 from ksched.apiserver.auth import ANONYMOUS_ADMIN, Authorizer, TokenAuthenticator, User
 from ksched.apiserver.errors import StatusError
+from ksched.apiserver.metrics import ApiServerMetrics, RequestInfo
 from ksched.apiserver.patch import PATCH_TYPES
 from ksched.apiserver.registry import ListOptions, Registry
 from ksched.apiserver.resources import Resource, find
@@ -41,6 +43,9 @@ _YAML_TYPES: Final = ("application/yaml", "application/x-yaml", "text/yaml")
 _YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _YAML_DUMPER: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 _METHOD_VERBS: Final = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
+_TRUE: Final = ("true", "1", "True")
+_REQUEST_INFO: Final = "ksched.request_info"  # the scope key _resource files a request under
+_METRICS_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +119,7 @@ class ApiServerApp:
         self.store = store
         self.registry = Registry(store, bookmark_interval)
         self.config = config
+        self.metrics = ApiServerMetrics(store)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -121,6 +127,7 @@ class ApiServerApp:
             return
         if scope["type"] != "http":
             return
+        start = time.perf_counter()
         request = Request(scope, receive)
         try:
             response = await self._handle(request)
@@ -130,7 +137,19 @@ class ApiServerApp:
             log.exception("internal error serving %s %s", request.method, scope["path"])
             body = errors.status_body(500, "InternalError", f"an internal error occurred: {exc}")
             response = _respond(request, 500, body)
-        await response(scope, receive, send)
+        info: RequestInfo | None = scope.get(_REQUEST_INFO)
+        if info is None:
+            await response(scope, receive, send)
+            return
+        watching = info.verb == "WATCH" and response.status_code == 200
+        if watching:
+            self.metrics.watch_opened(info, 1)
+        try:
+            await response(scope, receive, send)
+        finally:
+            if watching:
+                self.metrics.watch_opened(info, -1)
+            self.metrics.observe(info, response.status_code, time.perf_counter() - start)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -187,6 +206,8 @@ class ApiServerApp:
         head = parts[0]
         if head == "version" and len(parts) == 1:
             return _respond(request, 200, discovery.version_info())
+        if head == "metrics" and len(parts) == 1:
+            return Response(self.metrics.render(), 200, media_type=_METRICS_TYPE)
         if head == "openapi":
             return self._openapi(parts[1:])
         if head == "api":
@@ -280,6 +301,7 @@ class ApiServerApp:
         method = request.method
         query = _query(request)
         dry_run = bool(query.getlist("dryRun"))
+        request.scope[_REQUEST_INFO] = _request_info(method, t, query, dry_run)
         if dry_run and query.get("dryRun") != "All":
             raise errors.bad_request(f"unsupported dryRun value {query.get('dryRun')!r}")
         res, ns, name, sub = t.res, t.namespace, t.name, t.subresource
@@ -389,6 +411,17 @@ class ApiServerApp:
                 request, 200 if dry_run else 202 if res.key != "core/pods" else 200, obj
             )
         return _respond(request, 200, self.registry.deleted_status(res, obj))
+
+
+def _request_info(method: str, t: _Target, query: QueryParams, dry_run: bool) -> RequestInfo:
+    """Upstream's metric labels: CleanVerb (a GET of a collection is LIST, or WATCH) and
+    CleanScope (resource, namespace or cluster)."""
+    verb = method
+    if method == "GET" and t.name is None:
+        verb = "WATCH" if query.get("watch", "") in _TRUE else "LIST"
+    scope = "resource" if t.name is not None else "namespace" if t.namespace else "cluster"
+    res = t.res
+    return RequestInfo(verb, dry_run, res.group, res.version, res.plural, t.subresource, scope)
 
 
 async def _table_events(
