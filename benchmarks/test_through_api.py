@@ -11,8 +11,10 @@ Default size: a synthetic openb-shaped trace of 500 nodes and 3,000 pods;
 ``KSCHED_BENCH_LARGE=1`` replays the full synthetic trace (1,523 nodes,
 8,152 pods). ``extra_info``: bound pods/s (first create to last bind),
 scheduler_perf's SchedulingThroughput (``ksched.sim.throughput``), completed
-pods/s, create-to-bind latency p50/p99, and the CPU seconds each process
-spent, which says where the time goes.
+pods/s, create-to-bind latency p50/p99, the CPU seconds each process
+spent, and the API requests the replay cost (the server's
+``apiserver_request_total``, per pod and by verb and resource), which say
+where the time goes.
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any
+
+from kubernetes import config
+from prometheus_client.parser import text_string_to_metric_families
 
 from ksched.cluster.replay import ApiReplay
 from ksched.cluster.up import Cluster, ClusterOptions
@@ -38,6 +43,26 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _requests(kubeconfig: Path) -> dict[str, float]:
+    """``apiserver_request_total`` by "VERB resource[/subresource]", from the server's /metrics."""
+    api = config.new_client_from_config(config_file=str(kubeconfig))
+    try:
+        cfg = api.configuration
+        headers = {"Authorization": cfg.api_key.get("authorization", "")}
+        text = api.rest_client.pool_manager.request("GET", f"{cfg.host}/metrics", headers=headers)
+    finally:
+        api.close()
+    out: dict[str, float] = {}
+    for family in text_string_to_metric_families(text.data.decode()):
+        for sample in family.samples:
+            if sample.name == "apiserver_request_total":
+                labels = sample.labels
+                sub = f"/{labels['subresource']}" if labels["subresource"] else ""
+                key = f"{labels['verb']} {labels['resource']}{sub}"
+                out[key] = out.get(key, 0.0) + sample.value
+    return out
+
+
 def test_trace_through_api(benchmark: Any, tmp_path: Path) -> None:
     workload = (
         synthetic(n_nodes=1523, n_pods=8152) if LARGE else synthetic(n_nodes=500, n_pods=3000)
@@ -47,6 +72,7 @@ def test_trace_through_api(benchmark: Any, tmp_path: Path) -> None:
     options = ClusterOptions(directory=tmp_path / "cluster", trace=str(trace), start_timeout=180)
     with Cluster(options) as cluster:
         before = {c.name: _cpu_seconds(c.pid) for c in cluster.components}
+        requests_before = _requests(cluster.kubeconfig)
         replay = ApiReplay(
             Workload.from_parquet(trace),
             str(cluster.kubeconfig),
@@ -57,6 +83,9 @@ def test_trace_through_api(benchmark: Any, tmp_path: Path) -> None:
         result = benchmark.pedantic(replay.run, rounds=1, iterations=1)
         spent = os.times()
         cpu = {c.name: _cpu_seconds(c.pid) - before[c.name] for c in cluster.components}
+        requests = {
+            k: v - requests_before.get(k, 0.0) for k, v in _requests(cluster.kubeconfig).items()
+        }
     s = result.summary
     assert s["pods_placed"] == len(workload.pods)
     assert s["create_errors"] == 0
@@ -76,6 +105,8 @@ def test_trace_through_api(benchmark: Any, tmp_path: Path) -> None:
         create_to_bind_p99_ms=round(float(s["sched_latency_p99_us"]) / 1000, 1),
         cpu_seconds={k: round(v, 1) for k, v in cpu.items()},
         cpu_ms_per_pod=round(1000 * sum(cpu.values()) / len(workload.pods), 2),
+        api_requests_per_pod=round(sum(requests.values()) / len(workload.pods), 2),
+        api_requests={k: int(v) for k, v in sorted(requests.items(), key=lambda kv: -kv[1]) if v},
         load_average_1m=os.getloadavg()[0],
         cores=os.cpu_count(),
     )
