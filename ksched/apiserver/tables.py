@@ -137,13 +137,31 @@ def _namespace(obj: Mapping[str, Any]) -> list[Any]:
     return [_name(obj), (obj.get("status") or {}).get("phase", ""), _age(obj)]
 
 
+def _since(timestamp: Any) -> str:
+    if not timestamp:
+        return "<unknown>"
+    try:
+        return human_duration((datetime.now(UTC) - parse_time(str(timestamp))).total_seconds())
+    except ValueError:
+        return "<invalid>"
+
+
 def _event(obj: Mapping[str, Any]) -> list[Any]:
+    """Upstream printEvent's Last Seen: the series' last observation, else the last timestamp,
+    else the first (or the event time); for either shape (core/v1 or events.k8s.io/v1)."""
+    first = obj.get("firstTimestamp") or obj.get("deprecatedFirstTimestamp") or obj.get("eventTime")
+    last = obj.get("lastTimestamp") or obj.get("deprecatedLastTimestamp") or first
+    series = obj.get("series")
+    if isinstance(series, dict) and series.get("lastObservedTime"):
+        last = series["lastObservedTime"]
     involved = obj.get("involvedObject") or obj.get("regarding") or {}
+    kind = str(involved.get("kind", "")).lower()
+    name = involved.get("name", "")
     return [
-        _age(obj),
+        _since(last) if last else _age(obj),
         obj.get("type", ""),
         obj.get("reason", ""),
-        f"{str(involved.get('kind', '')).lower()}/{involved.get('name', '')}",
+        f"{kind}/{name}" if name else kind,
         obj.get("message") or obj.get("note") or "",
     ]
 
@@ -166,6 +184,10 @@ def _integer(name: str) -> _Column:
 
 _NAME: Final = ("Name", "string", "name", 0)
 _AGE: Final = _string("Age")
+_EVENT_COLUMNS: Final = (
+    tuple(map(_string, ("Last Seen", "Type", "Reason", "Object", "Message"))),
+    _event,
+)
 _COLUMNS: Final[dict[str, tuple[tuple[_Column, ...], _Row]]] = {
     "core/pods": (
         (
@@ -194,10 +216,8 @@ _COLUMNS: Final[dict[str, tuple[tuple[_Column, ...], _Row]]] = {
     ),
     "batch/jobs": ((_NAME, _string("Status"), _string("Completions"), _AGE), _job),
     "core/namespaces": ((_NAME, _string("Status"), _AGE), _namespace),
-    "core/events": (
-        tuple(map(_string, ("Last Seen", "Type", "Reason", "Object", "Message"))),
-        _event,
-    ),
+    "core/events": _EVENT_COLUMNS,
+    "events.k8s.io/events": _EVENT_COLUMNS,
 }
 
 

@@ -179,6 +179,11 @@ regarding: {{apiVersion: v1, kind: Pod, namespace: default, name: waiting, uid: 
     events = described.split("Events:", 1)[1]
     assert "FailedScheduling" in events
     assert "0/3 nodes are available: 3 Insufficient cpu." in events
+    for resource in ("events", "events.events.k8s.io"):
+        header, *rows = kubectl("get", resource).stdout.splitlines()
+        assert header.split() == ["LAST", "SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]
+        row = next(r for r in rows if "pod/waiting" in r)
+        assert row.split()[1:4] == ["Warning", "FailedScheduling", "pod/waiting"]
     kubectl("delete", "pod", "waiting")
 
 
