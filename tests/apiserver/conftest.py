@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from kubernetes import client, config
 
 from ksched.apiserver import ApiServerProcess
 
@@ -53,6 +54,14 @@ def apiserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServerPro
     args = [*_security_files(workdir), "--bookmark-interval", "1"]
     with ApiServerProcess(workdir, *args) as server:
         yield server
+
+
+@pytest.fixture(scope="module")
+def api(apiserver: ApiServerProcess) -> Iterator[client.ApiClient]:
+    """The official Python client, unmodified, with the admin kubeconfig."""
+    api_client = config.new_client_from_config(config_file=str(apiserver.kubeconfig))
+    yield api_client
+    api_client.close()
 
 
 @pytest.fixture

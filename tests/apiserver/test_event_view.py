@@ -9,25 +9,15 @@ patches, watches and deletes go through either API.
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from kubernetes import client, config, watch
+from api_watch import Watching
+from kubernetes import client
 from kubernetes.client.exceptions import ApiException
-
-from ksched.apiserver import ApiServerProcess
 
 STRATEGIC = "application/strategic-merge-patch+json"
 NS = "default"
-
-
-@pytest.fixture(scope="module")
-def api(apiserver: ApiServerProcess) -> Iterator[client.ApiClient]:
-    api_client = config.new_client_from_config(config_file=str(apiserver.kubeconfig))
-    yield api_client
-    api_client.close()
 
 
 def _new_event(name: str) -> dict[str, Any]:
@@ -119,25 +109,7 @@ def test_a_watch_on_one_api_sees_writes_through_the_other(api: client.ApiClient)
     core = client.CoreV1Api(api)
     core.create_namespace({"metadata": {"name": "event-watch"}})
     start = events.list_namespaced_event("event-watch").metadata.resource_version
-    seen: list[tuple[str, Any]] = []
-    ready = threading.Event()
-
-    def run() -> None:
-        w = watch.Watch()
-        ready.set()
-        for event in w.stream(
-            events.list_namespaced_event,
-            "event-watch",
-            resource_version=start,
-            timeout_seconds=10,
-        ):
-            seen.append((event["type"], event["raw_object"]))
-            if len(seen) == 2:
-                w.stop()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    ready.wait()
+    stream = Watching(events.list_namespaced_event, "event-watch", start, 2)
     core.create_namespaced_event(
         "event-watch",
         {
@@ -149,7 +121,7 @@ def test_a_watch_on_one_api_sees_writes_through_the_other(api: client.ApiClient)
         },
     )
     core.delete_namespaced_event("w.1", "event-watch")
-    thread.join(15)
+    seen = [(e["type"], e["raw_object"]) for e in stream.join()]
     assert [kind for kind, _ in seen] == ["ADDED", "DELETED"]
     for _, obj in seen:
         assert obj["apiVersion"] == "events.k8s.io/v1"

@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from kubernetes import client, config, watch
+from api_watch import Watching
+from kubernetes import client
 from kubernetes.client.exceptions import ApiException
-
-from ksched.apiserver import ApiServerProcess
 
 MERGE = "application/merge-patch+json"
 STRATEGIC = "application/strategic-merge-patch+json"
-
-
-@pytest.fixture(scope="module")
-def api(apiserver: ApiServerProcess) -> Iterator[client.ApiClient]:
-    api_client = config.new_client_from_config(config_file=str(apiserver.kubeconfig))
-    yield api_client
-    api_client.close()
 
 
 def _pod(name: str, **spec: Any) -> dict[str, Any]:
@@ -166,28 +156,13 @@ def test_watch_sees_changes_in_order(api: client.ApiClient) -> None:
     core = client.CoreV1Api(api)
     core.create_namespace({"metadata": {"name": "watched"}})
     start = core.list_namespaced_pod("watched").metadata.resource_version
-    seen: list[tuple[str, str]] = []
-    ready = threading.Event()
-
-    def run() -> None:
-        w = watch.Watch()
-        ready.set()
-        for event in w.stream(
-            core.list_namespaced_pod, "watched", resource_version=start, timeout_seconds=10
-        ):
-            seen.append((event["type"], event["object"].metadata.name))
-            if len(seen) == 3:
-                w.stop()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    ready.wait()
+    stream = Watching(core.list_namespaced_pod, "watched", start, 3)
     core.create_namespaced_pod("watched", _pod("w1"))
     core.patch_namespaced_pod(
         "w1", "watched", {"metadata": {"labels": {"x": "y"}}}, _content_type=MERGE
     )
     core.delete_namespaced_pod("w1", "watched")
-    thread.join(15)
+    seen = [(e["type"], e["object"].metadata.name) for e in stream.join()]
     assert seen == [("ADDED", "w1"), ("MODIFIED", "w1"), ("DELETED", "w1")]
 
 
