@@ -7,7 +7,7 @@ labels and buckets, ``apiserver_longrunning_requests`` for open watches and
 requests only (discovery, OpenAPI and health are not counted). The request
 metrics are plain counts rendered when scraped: the server answers thousands
 of writes a second on one event loop, and prometheus_client's locked
-histogram cost five times as much per request (2.5 against 0.5 µs).
+histogram cost four times as much per request (3.5 against 0.8 µs, ``timeit``).
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ DURATION_BUCKETS: Final = (
     0.005, 0.025, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0, 1.25, 1.5, 2, 3, 4, 5, 6, 8, 10, 15, 20, 30,
     45, 60,
 )  # fmt: skip
+_BOUNDS: Final = tuple(repr(float(b)) for b in DURATION_BUCKETS)  # the "le" labels
 _LABELS: Final = ("verb", "dry_run", "group", "version", "resource", "subresource", "scope")
 
 
@@ -124,16 +125,12 @@ class _Requests(Collector):
         for labels, (counts, total_seconds) in self.durations.items():
             buckets: list[tuple[str, float]] = []
             seen = 0
-            for bound, n in zip(DURATION_BUCKETS, counts, strict=False):
+            for bound, n in zip(_BOUNDS, counts, strict=False):
                 seen += n
-                buckets.append((_bound(bound), seen))
+                buckets.append((bound, seen))
             buckets.append(("+Inf", seen + counts[-1]))
             duration.add_metric([*labels, COMPONENT], buckets, total_seconds[0])
         yield duration
-
-
-def _bound(value: float) -> str:
-    return repr(float(value))
 
 
 class ApiServerMetrics:

@@ -47,14 +47,18 @@ def human_duration(seconds: float) -> str:
     return f"{text}{left}{_UNITS[rest]}" if rest is not None and left else text
 
 
-def _age(obj: Mapping[str, Any]) -> str:
-    created = (obj.get("metadata") or {}).get("creationTimestamp")
-    if not created:
+def _since(timestamp: Any) -> str:
+    """How long ago ``timestamp`` (RFC 3339) was, as kubectl prints ages."""
+    if not timestamp:
         return "<unknown>"
     try:
-        return human_duration((datetime.now(UTC) - parse_time(created)).total_seconds())
+        return human_duration((datetime.now(UTC) - parse_time(str(timestamp))).total_seconds())
     except ValueError:
         return "<invalid>"
+
+
+def _age(obj: Mapping[str, Any]) -> str:
+    return _since((obj.get("metadata") or {}).get("creationTimestamp"))
 
 
 def _name(obj: Mapping[str, Any]) -> str:
@@ -135,15 +139,6 @@ def _job(obj: Mapping[str, Any]) -> list[Any]:
 
 def _namespace(obj: Mapping[str, Any]) -> list[Any]:
     return [_name(obj), (obj.get("status") or {}).get("phase", ""), _age(obj)]
-
-
-def _since(timestamp: Any) -> str:
-    if not timestamp:
-        return "<unknown>"
-    try:
-        return human_duration((datetime.now(UTC) - parse_time(str(timestamp))).total_seconds())
-    except ValueError:
-        return "<invalid>"
 
 
 def _event(obj: Mapping[str, Any]) -> list[Any]:

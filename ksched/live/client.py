@@ -253,31 +253,33 @@ class ApiClusterClient:
             self._submit(self._recorders, self._write_event, write, droppable=True)
 
     def _write_event(self, event: dict[str, Any]) -> None:
-        """client-go's ``recordEvent``: a series is patched onto the event it continues
-        (created if that is gone); a new event is created."""
+        """client-go's ``recordEvent``: a new event is created; a series is patched onto the
+        event it continues, which is created if it is gone (and patched after all if that
+        create finds it was made meanwhile)."""
         meta = event["metadata"]
         path = f"/apis/events.k8s.io/v1/namespaces/{meta['namespace']}/events"
         series = event.get("series")
         try:
-            for attempt in range(2):
-                if series is not None:
-                    try:
-                        patch = {"series": series}
-                        self.kube.request("PATCH", f"{path}/{meta['name']}", body=patch,
-                                          content_type=SMP)  # fmt: skip
-                        return
-                    except ApiError as err:
-                        if not err.not_found:
-                            raise
-                try:
-                    self.kube.request("POST", path, body=event)
-                    return
-                except ApiError as err:
-                    # The event a series continues was created meanwhile: patch it, once.
-                    if not (err.conflict and series is not None and attempt == 0):
-                        raise
+            if series is not None and self._patch_series(f"{path}/{meta['name']}", series):
+                return
+            try:
+                self.kube.request("POST", path, body=event)
+            except ApiError as err:
+                if not (err.conflict and series is not None):
+                    raise
+                self._patch_series(f"{path}/{meta['name']}", series)
         except ApiError as err:
             log.warning("event %s for %s: %s", event.get("reason"), meta["name"], err)
+
+    def _patch_series(self, path: str, series: dict[str, Any]) -> bool:
+        """Write ``series`` onto the event at ``path``; False if there is no such event."""
+        try:
+            self.kube.request("PATCH", path, body={"series": series}, content_type=SMP)
+        except ApiError as err:
+            if err.not_found:
+                return False
+            raise
+        return True
 
     def _series_loop(self) -> None:
         """client-go's ``finishSeries`` every FINISH_SECONDS, ``refreshExistingEventSeries``
