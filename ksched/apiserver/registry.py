@@ -26,6 +26,7 @@ from ksched.apiserver import errors
 from ksched.apiserver.defaults import apply_defaults
 from ksched.apiserver.errors import StatusError
 from ksched.apiserver.event_view import CORE_EVENTS_KEY, EVENTS_VIEW_KEY, from_core, to_core
+from ksched.apiserver.null_fields import drop_null_fields
 from ksched.apiserver.patch import PatchError, apply_patch
 from ksched.apiserver.resources import RESOURCES, Resource
 from ksched.apiserver.selectors import match_label_selector_object, selector_matcher
@@ -170,6 +171,7 @@ class Registry:
     def _body_checks(self, res: Resource, ns: str, obj: Any, name: str | None) -> dict[str, Any]:
         if not isinstance(obj, dict):
             raise errors.bad_request(f"the body must be a JSON object, got {type(obj).__name__}")
+        obj = drop_null_fields(obj)
         kind, version = obj.get("kind"), obj.get("apiVersion")
         if kind is not None and kind != res.kind:
             raise errors.bad_request(

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -228,3 +229,71 @@ def test_malformed_requests_get_status_errors_never_5xx(http: httpx.Client) -> N
     print(f"fuzz: {total} requests, by status code: {dict(sorted(codes.items()))}")
     assert total >= EXAMPLES
     assert http.get("/readyz").status_code == 200
+
+
+# Their own namespace and node: the fuzz run above may delete "default" or node "fz".
+COLLECTIONS = {
+    "pods": "/api/v1/namespaces/nulls/pods",
+    "deployments": "/apis/apps/v1/namespaces/nulls/deployments",
+    "poddisruptionbudgets": "/apis/policy/v1/namespaces/nulls/poddisruptionbudgets",
+    "nodes": "/api/v1/nodes",
+    "bindings": "/api/v1/namespaces/nulls/pods/fz/binding",
+}
+EXISTING = {"nodes": "nulls-fz"}
+
+
+@pytest.fixture(scope="module")
+def nulls(http: httpx.Client) -> httpx.Client:
+    """The objects the JSON patches address, created once."""
+    http.post("/api/v1/namespaces", json={"metadata": {"name": "nulls"}})
+    for kind in ("pods", "deployments", "poddisruptionbudgets", "nodes"):
+        name = EXISTING.get(kind, "fz")
+        obj = copy.deepcopy(VALID[kind])
+        obj["metadata"]["name"] = name
+        assert http.post(COLLECTIONS[kind], json=obj).status_code == 201, kind
+    return http
+
+
+def _assert_status(response: httpx.Response, what: object) -> None:
+    assert response.status_code < 500, (what, response.text)
+    if response.status_code >= 400:
+        status = response.json()
+        assert status["kind"] == "Status" and status["code"] == response.status_code, what
+
+
+@pytest.mark.parametrize("kind", sorted(COLLECTIONS))
+def test_a_null_in_any_field_reads_as_absent(nulls: httpx.Client, kind: str) -> None:
+    """Go decodes ``null`` as the zero value: creates and JSON patches with a null never 5xx."""
+    paths = [p for p in _paths_of(VALID[kind]) if p]
+    for n, path in enumerate(paths):
+        obj = copy.deepcopy(VALID[kind])
+        if kind != "bindings":
+            obj["metadata"]["name"] = f"null-{n}"
+        node = obj
+        for part in path[:-1]:
+            node = node[part]
+        node[path[-1]] = None
+        _assert_status(nulls.post(COLLECTIONS[kind], json=obj), (kind, path))
+        if kind == "bindings":
+            continue
+        pointer = "/" + "/".join(str(p) for p in path)
+        patch = [{"op": "replace", "path": pointer, "value": None}]
+        response = nulls.patch(
+            f"{COLLECTIONS[kind]}/{EXISTING.get(kind, 'fz')}",
+            content=orjson.dumps(patch),
+            headers={"Content-Type": "application/json-patch+json"},
+        )
+        _assert_status(response, (kind, "json-patch", path))
+
+
+def test_a_null_strategy_gets_the_default_one(nulls: httpx.Client) -> None:
+    obj = copy.deepcopy(VALID["deployments"])
+    obj["metadata"]["name"] = "null-strategy"
+    obj["spec"]["strategy"] = None
+    response = nulls.post(COLLECTIONS["deployments"], json=obj)
+    assert response.status_code == 201, response.text
+    strategy = response.json()["spec"]["strategy"]
+    assert strategy == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"},
+    }
