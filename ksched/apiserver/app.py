@@ -309,7 +309,7 @@ class ApiServerApp:
             table = wants_table(request.headers.get("accept", "")) and sub in ("", "status")
             include = query.get("includeObject", "Metadata")
             if name is None:
-                opts = ListOptions(query)
+                opts = ListOptions(query, res)
                 self._authorize(user, "watch" if opts.watch else "list", t)
                 if opts.watch:
                     stream = self.registry.watch(res, ns, opts)
@@ -394,7 +394,7 @@ class ApiServerApp:
             dry_run = True
         res, ns, name = t.res, t.namespace or "", t.name
         if name is None:
-            opts = ListOptions(query)
+            opts = ListOptions(query, res)
             return _respond(
                 request, 200, await self.registry.delete_collection(res, t.namespace, opts, options)
             )

@@ -26,6 +26,7 @@ from ksched.apiserver import errors
 from ksched.apiserver.defaults import apply_defaults
 from ksched.apiserver.errors import StatusError
 from ksched.apiserver.event_view import CORE_EVENTS_KEY, EVENTS_VIEW_KEY, from_core, to_core
+from ksched.apiserver.field_labels import field_labels
 from ksched.apiserver.null_fields import drop_null_fields
 from ksched.apiserver.patch import PatchError, apply_patch
 from ksched.apiserver.resources import RESOURCES, Resource
@@ -79,8 +80,10 @@ def _copy(obj: Mapping[str, Any]) -> dict[str, Any]:
 class ListOptions:
     """The query parameters of a list or watch, parsed once (400 on a bad one)."""
 
-    def __init__(self, query: Mapping[str, str]) -> None:
-        self.matches = selector_matcher(query.get("labelSelector"), query.get("fieldSelector"))
+    def __init__(self, query: Mapping[str, str], res: Resource) -> None:
+        self.matches = selector_matcher(
+            query.get("labelSelector"), query.get("fieldSelector"), field_labels(res.key)
+        )
         self.limit = _int_param(query, "limit", 0)
         self.continue_token = query.get("continue") or ""
         self.resource_version = query.get("resourceVersion") or ""

@@ -208,19 +208,31 @@ def parse_field_selector(text: str) -> FieldSelector:
 
 
 def selector_matcher(
-    label: str | None, field_text: str | None
+    label: str | None,
+    field_text: str | None,
+    field_labels: Mapping[str, Callable[[Mapping[str, Any]], str]],
 ) -> Callable[[Mapping[str, Any]], bool] | None:
-    """One predicate for both ``?labelSelector`` and ``?fieldSelector``; ``None`` if neither."""
+    """One predicate for both ``?labelSelector`` and ``?fieldSelector``; ``None`` if neither.
+
+    ``field_labels``: the labels the resource can be selected by and how each reads an
+    object; any other label is a 400, as upstream's field label conversion.
+    """
     labels = parse_label_selector(label) if label else None
     fields = parse_field_selector(field_text) if field_text else None
     if labels is None and fields is None:
         return None
+    terms = []
+    for name, equal, value in fields.terms if fields is not None else ():
+        getter = field_labels.get(name)
+        if getter is None:
+            raise bad_request(f"field label not supported: {name}")
+        terms.append((getter, equal, value))
 
     def matches(obj: Mapping[str, Any]) -> bool:
         if labels is not None:
             meta = obj.get("metadata") or {}
             if not labels.matches(meta.get("labels") or {}):
                 return False
-        return fields is None or fields.matches(obj)
+        return all((get(obj) == value) == equal for get, equal, value in terms)
 
     return matches

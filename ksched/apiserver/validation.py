@@ -52,8 +52,18 @@ class _WorkloadSpec(K8sModel):
     min_ready_seconds: int | None = None
 
 
+class RollingUpdateDeployment(K8sModel):
+    max_unavailable: int | str | None = None
+    max_surge: int | str | None = None
+
+
+class DeploymentStrategy(K8sModel):
+    type: str | None = None
+    rolling_update: RollingUpdateDeployment | None = None
+
+
 class DeploymentSpec(_WorkloadSpec):
-    strategy: dict[str, Any] | None = None
+    strategy: DeploymentStrategy | None = None
     revision_history_limit: int | None = None
     paused: bool | None = None
     progress_deadline_seconds: int | None = None
@@ -87,9 +97,17 @@ class Job(K8sObject):
     status: dict[str, Any] = Field(default_factory=dict)
 
 
+class NamespaceSpec(K8sModel):
+    finalizers: list[str] | None = None
+
+
+class NamespaceStatus(K8sModel):
+    phase: str | None = None
+
+
 class Namespace(K8sObject):
-    spec: dict[str, Any] = Field(default_factory=dict)
-    status: dict[str, Any] = Field(default_factory=dict)
+    spec: NamespaceSpec = Field(default_factory=NamespaceSpec)
+    status: NamespaceStatus = Field(default_factory=NamespaceStatus)
 
 
 MODELS: Final[dict[str, type[K8sObject]]] = {

@@ -297,3 +297,18 @@ def test_a_null_strategy_gets_the_default_one(nulls: httpx.Client) -> None:
         "type": "RollingUpdate",
         "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"},
     }
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("strategy", {"rollingUpdate": []}), ("strategy", "Recreate"), ("revisionHistoryLimit", "x")],
+)
+def test_a_mistyped_deployment_field_is_a_422_naming_it(
+    nulls: httpx.Client, field: str, value: object
+) -> None:
+    obj = copy.deepcopy(VALID["deployments"])
+    obj["metadata"]["name"] = "mistyped"
+    obj["spec"][field] = value
+    response = nulls.post(COLLECTIONS["deployments"], json=obj)
+    assert response.status_code == 422, response.text
+    assert f"spec.{field}" in response.json()["message"]
