@@ -9,6 +9,7 @@ field replaced by a random value. The counts per status code are printed.
 from __future__ import annotations
 
 import copy
+import os
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -22,7 +23,9 @@ from hypothesis import strategies as st
 
 from ksched.apiserver import RESOURCES, ApiServerProcess
 
-EXAMPLES = 2000
+# KSCHED_FUZZ_EXAMPLES: more requests for a longer hunt than the default run.
+EXAMPLES = int(os.environ.get("KSCHED_FUZZ_EXAMPLES", "2000"))
+NOW = "2026-11-29T05:00:00.000000Z"
 PREFIXES = [*sorted({r.base_path() for r in RESOURCES}), "/apis/nope/v9", "/api/v2"]
 PLURALS = sorted({r.plural for r in RESOURCES})
 SUBRESOURCES = ["status", "binding", "eviction", "scale", "log"]
@@ -98,6 +101,57 @@ VALID = {
         "status": {"allocatable": {"cpu": "4"}},
     },
     "bindings": {"metadata": {"name": "fz"}, "target": {"kind": "Node", "name": "n1"}},
+    "replicasets": {
+        "apiVersion": "apps/v1",
+        "kind": "ReplicaSet",
+        "metadata": {"name": "fz"},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchExpressions": [{"key": "a", "operator": "In", "values": ["b"]}]},
+            "template": {
+                "metadata": {"labels": {"a": "b"}},
+                "spec": {"containers": [{"name": "c", "image": "nginx"}]},
+            },
+        },
+    },
+    "jobs": {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": "fz"},
+        "spec": {
+            "completions": 2,
+            "parallelism": 1,
+            "template": {
+                "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "x"}]}
+            },
+        },
+    },
+    "namespaces": {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": "fz", "labels": {"a": "b"}},
+        "spec": {"finalizers": ["kubernetes"]},
+    },
+    "leases": {
+        "apiVersion": "coordination.k8s.io/v1",
+        "kind": "Lease",
+        "metadata": {"name": "fz"},
+        "spec": {"holderIdentity": "me", "leaseDurationSeconds": 40, "renewTime": NOW},
+    },
+    "events": {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"name": "fz"},
+        "involvedObject": {"kind": "Pod", "namespace": "default", "name": "fz"},
+        "reason": "R",
+        "message": "m",
+        "type": "Normal",
+        "series": {"count": 2, "lastObservedTime": NOW},
+        "eventTime": NOW,
+        "reportingComponent": "c",
+        "reportingInstance": "i",
+        "action": "A",
+    },
     "eviction": {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": "fz"}},
 }
 
