@@ -114,7 +114,8 @@ def _deployment(obj: dict[str, Any]) -> None:
     spec = obj.setdefault("spec", {})
     spec.setdefault("replicas", 1)
     strategy = spec.setdefault("strategy", {})
-    strategy.setdefault("type", "RollingUpdate")
+    if not strategy.get("type"):  # Go's zero value "" is unset too
+        strategy["type"] = "RollingUpdate"
     if strategy["type"] == "RollingUpdate":
         rolling = strategy.setdefault("rollingUpdate", {})
         rolling.setdefault("maxUnavailable", "25%")

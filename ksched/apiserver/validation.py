@@ -38,6 +38,11 @@ _DNS1123_SUBDOMAIN: Final = re.compile(
 _QUALIFIED_NAME: Final = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 _LABEL_VALUE: Final = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
 _RESTART_POLICIES: Final = ("Always", "OnFailure", "Never")
+_PERCENT: Final = re.compile(r"^[0-9]+%$")
+_PERCENT_MESSAGE: Final = (
+    "a valid percent string must be a numeric string followed by an ending '%' "
+    "(e.g. '1%',  or '93%', regex used for validation is '[0-9]+%')"
+)
 
 
 class PodTemplateSpec(K8sModel):
@@ -262,6 +267,50 @@ def _workload(obj: dict[str, Any]) -> Causes:
     return causes + _non_negative(obj, "replicas", "minReadySeconds")
 
 
+def _int_or_percent(value: Any, at: str) -> tuple[Causes, int]:
+    """Upstream ``ValidatePositiveIntOrPercent``; the amount, a percentage's number for a string."""
+    if isinstance(value, str):
+        if not _PERCENT.match(value):
+            return [(at, f"Invalid value: {value!r}: {_PERCENT_MESSAGE}")], 0
+        return [], int(value[:-1])
+    if isinstance(value, int) and value < 0:
+        return [(at, f"Invalid value: {value}: must be greater than or equal to 0")], value
+    return [], int(value or 0)
+
+
+def _deployment(obj: dict[str, Any]) -> Causes:
+    """``_workload`` and upstream ``ValidateDeploymentStrategy`` (run after defaulting)."""
+    causes = _workload(obj)
+    strategy = (obj.get("spec") or {}).get("strategy") or {}
+    kind, rolling = strategy.get("type"), strategy.get("rollingUpdate")
+    at = "spec.strategy.rollingUpdate"
+    if kind == "Recreate":
+        if rolling is not None:
+            causes.append(
+                (at, "Forbidden: may not be specified when strategy `type` is 'Recreate'")
+            )
+    elif kind == "RollingUpdate":
+        rolling = rolling or {}
+        bad, unavailable = _int_or_percent(rolling.get("maxUnavailable"), f"{at}.maxUnavailable")
+        causes += bad
+        bad_surge, surge = _int_or_percent(rolling.get("maxSurge"), f"{at}.maxSurge")
+        causes += bad_surge
+        if not bad and not bad_surge and unavailable == 0 and surge == 0:
+            causes.append(
+                (f"{at}.maxUnavailable", "Invalid value: may not be 0 when `maxSurge` is 0")
+            )
+        if not bad and isinstance(rolling.get("maxUnavailable"), str) and unavailable > 100:
+            causes.append((f"{at}.maxUnavailable", "Invalid value: must not be greater than 100%"))
+    else:
+        causes.append(
+            (
+                "spec.strategy.type",
+                f'Unsupported value: {kind!r}: supported values: "Recreate", "RollingUpdate"',
+            )
+        )
+    return causes
+
+
 def _job(obj: dict[str, Any]) -> Causes:
     spec = obj.get("spec") or {}
     template = (spec.get("template") or {}).get("spec") or {}
@@ -299,7 +348,7 @@ def _node(obj: dict[str, Any]) -> Causes:
 _RULES: Final[dict[str, Callable[[dict[str, Any]], Causes]]] = {
     "core/pods": _pod,
     "core/nodes": _node,
-    "apps/deployments": _workload,
+    "apps/deployments": _deployment,
     "apps/replicasets": _workload,
     "batch/jobs": _job,
     "policy/poddisruptionbudgets": _pdb,

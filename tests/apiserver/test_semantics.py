@@ -14,6 +14,7 @@ import yaml
 from ksched.apiserver import ApiServerProcess
 
 PODS = "/api/v1/namespaces/{ns}/pods"
+DEPLOYMENTS = "/apis/apps/v1/namespaces/default/deployments"
 
 
 @pytest.fixture(scope="module")
@@ -280,6 +281,67 @@ def test_invalid_objects_name_the_field(
     status = response.json()
     assert status["reason"] == "Invalid"
     assert field in [c["field"] for c in status["details"]["causes"]]
+
+
+def _deployment(name: str, strategy: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "metadata": {"name": name},
+        "spec": {
+            "selector": {"matchLabels": {"a": "b"}},
+            "template": {
+                "metadata": {"labels": {"a": "b"}},
+                "spec": {"containers": [{"name": "c", "image": "x"}]},
+            },
+            "strategy": strategy,
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    ("strategy", "field", "message"),
+    [
+        ({"type": "Sometimes"}, "spec.strategy.type", "Unsupported value"),
+        ({"rollingUpdate": {"maxSurge": "1.5%"}}, "spec.strategy.rollingUpdate.maxSurge", "%"),
+        ({"rollingUpdate": {"maxSurge": -1}}, "spec.strategy.rollingUpdate.maxSurge", ">= 0"),
+        (
+            {"rollingUpdate": {"maxSurge": 0, "maxUnavailable": "0%"}},
+            "spec.strategy.rollingUpdate.maxUnavailable",
+            "may not be 0",
+        ),
+        (
+            {"rollingUpdate": {"maxUnavailable": "101%"}},
+            "spec.strategy.rollingUpdate.maxUnavailable",
+            "100%",
+        ),
+        (
+            {"type": "Recreate", "rollingUpdate": {}},
+            "spec.strategy.rollingUpdate",
+            "Forbidden",
+        ),
+    ],
+    ids=["type", "percent", "negative", "both-zero", "over-100", "recreate-rolling"],
+)
+def test_deployment_strategy_validated_as_upstream(
+    http: httpx.Client, strategy: dict[str, Any], field: str, message: str
+) -> None:
+    """Upstream ``ValidateDeploymentStrategy``: the controller never meets a bad fencepost."""
+    response = http.post(DEPLOYMENTS, json=_deployment("strategy", strategy))
+    assert response.status_code == 422, response.text
+    causes = {c["field"]: c["message"] for c in response.json()["details"]["causes"]}
+    assert field in causes, causes
+    assert message.replace(">= 0", "greater than or equal to 0") in causes[field]
+
+
+def test_deployment_strategy_defaults_fill_an_empty_type(http: httpx.Client) -> None:
+    response = http.post(DEPLOYMENTS, json=_deployment("empty-type", {"type": ""}))
+    assert response.status_code == 201, response.text
+    assert response.json()["spec"]["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"},
+    }
+    recreate = http.post(DEPLOYMENTS, json=_deployment("recreate", {"type": "Recreate"}))
+    assert recreate.status_code == 201, recreate.text
+    assert recreate.json()["spec"]["strategy"] == {"type": "Recreate"}
 
 
 def test_job_defaults_generate_its_selector(http: httpx.Client) -> None:
