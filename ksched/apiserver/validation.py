@@ -25,6 +25,7 @@ from ksched.api import (
     PodDisruptionBudget,
     PodSpec,
 )
+from ksched.apiserver.pod_spec_rules import pod_spec_causes
 from ksched.apiserver.resources import Resource
 
 __all__ = ["Causes", "shape_causes", "validate_object", "validate_pod_update"]
@@ -224,7 +225,7 @@ def _containers(spec: dict[str, Any], where: str) -> Causes:
     policy = spec.get("restartPolicy")
     if policy is not None and policy not in _RESTART_POLICIES:
         causes.append((f"{where}.restartPolicy", f"Unsupported value: {policy!r}"))
-    return causes
+    return causes + pod_spec_causes(spec, where)
 
 
 def _selector_matches_template(obj: dict[str, Any], required: bool) -> Causes:
