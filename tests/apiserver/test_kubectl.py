@@ -184,6 +184,15 @@ regarding: {{apiVersion: v1, kind: Pod, namespace: default, name: waiting, uid: 
         assert header.split() == ["LAST", "SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]
         row = next(r for r in rows if "pod/waiting" in r)
         assert row.split()[1:4] == ["Warning", "FailedScheduling", "pod/waiting"]
+    # Each API selects by its own field labels, and refuses the other's as upstream does.
+    for resource, label in (("events", "involvedObject"), ("events.events.k8s.io", "regarding")):
+        listed = kubectl("get", resource, "--field-selector", f"{label}.name=waiting", "-o", "name")
+        assert listed.stdout.split() == [f"{resource.replace('events', 'event', 1)}/waiting.1"]
+    refused = kubectl(
+        "get", "events.events.k8s.io", "--field-selector", "involvedObject.name=x", check=False
+    )
+    assert refused.returncode != 0
+    assert "field label not supported: involvedObject.name" in refused.stderr
     kubectl("delete", "pod", "waiting")
 
 
