@@ -17,16 +17,12 @@ from fractions import Fraction
 from typing import Any, Final
 
 from ksched.api import QuantityError, parse_quantity
+from ksched.apiserver.names import label_value_problem, qualified_name_problem
 
 __all__ = ["pod_spec_causes"]
 
 Causes = list[tuple[str, str]]
 
-_DNS1123_SUBDOMAIN: Final = re.compile(
-    r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
-)
-_NAME_PART: Final = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
-_LABEL_VALUE: Final = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
 _INTEGER: Final = re.compile(r"^-?[0-9]+$")
 _QUANTITY: Final = "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
 _TAINT_EFFECTS: Final = ("NoSchedule", "PreferNoSchedule", "NoExecute")
@@ -37,31 +33,10 @@ _NODE_OPERATORS: Final = ("In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt")
 _LABEL_OPERATORS: Final = ("In", "NotIn", "Exists", "DoesNotExist")
 
 
-def _supported(values: tuple[str, ...]) -> str:
-    return "supported values: " + ", ".join(f'"{v}"' for v in values)
-
-
-def _label_key_problem(key: str) -> str | None:
-    """Upstream ``IsQualifiedName``: an optional DNS-subdomain prefix and a 63-character name."""
-    prefix, slash, name = key.rpartition("/")
-    if slash and (not prefix or len(prefix) > 253 or not _DNS1123_SUBDOMAIN.match(prefix)):
-        return "prefix part must be a non-empty lowercase RFC 1123 subdomain"
-    if not name or len(name) > 63 or not _NAME_PART.match(name):
-        return (
-            "name part must consist of alphanumeric characters, '-', '_' or '.', and must "
-            "start and end with an alphanumeric character (at most 63 characters)"
-        )
-    return None
-
-
-def _label_value_problem(value: str) -> str | None:
-    if len(value) > 63 or not _LABEL_VALUE.match(value):
-        return (
-            "a valid label value must be an empty string or consist of alphanumeric "
-            "characters, '-', '_' or '.', and must start and end with an alphanumeric "
-            "character (at most 63 characters)"
-        )
-    return None
+def _unsupported(at: str, value: Any, allowed: tuple[str, ...]) -> tuple[str, str]:
+    """Upstream ``field.NotSupported``: the value and the values that are."""
+    listed = ", ".join(f'"{v}"' for v in allowed)
+    return (at, f"Unsupported value: {value!r}: supported values: {listed}")
 
 
 def _extended(resource: str) -> bool:
@@ -145,9 +120,7 @@ def _ports(c: Mapping[str, Any], at: str) -> Causes:
             )
         protocol = port.get("protocol")
         if protocol is not None and protocol not in _PROTOCOLS:
-            causes.append(
-                (f"{where}.protocol", f"Unsupported value: {protocol!r}: {_supported(_PROTOCOLS)}")
-            )
+            causes.append(_unsupported(f"{where}.protocol", protocol, _PROTOCOLS))
     return causes
 
 
@@ -159,7 +132,7 @@ def _tolerations(spec: Mapping[str, Any], at: str) -> Causes:
         key, operator, value = t.get("key") or "", t.get("operator") or "", t.get("value") or ""
         effect = t.get("effect") or ""
         if key:
-            problem = _label_key_problem(key)
+            problem = qualified_name_problem(key)
             if problem:
                 causes.append((f"{where}.key", f"Invalid value: {key!r}: {problem}"))
         elif operator != "Exists":
@@ -179,7 +152,7 @@ def _tolerations(spec: Mapping[str, Any], at: str) -> Causes:
                 )
             )
         if operator in ("Equal", ""):
-            problem = _label_value_problem(value)
+            problem = label_value_problem(value)
             if problem:
                 causes.append((f"{where}.operator", f"Invalid value: {value!r}: {problem}"))
         elif operator == "Exists":
@@ -191,16 +164,9 @@ def _tolerations(spec: Mapping[str, Any], at: str) -> Causes:
                     )
                 )
         else:
-            causes.append(
-                (
-                    f"{where}.operator",
-                    f"Unsupported value: {operator!r}: {_supported(('Equal', 'Exists'))}",
-                )
-            )
+            causes.append(_unsupported(f"{where}.operator", operator, ("Equal", "Exists")))
         if effect and effect not in _TAINT_EFFECTS:
-            causes.append(
-                (f"{where}.effect", f"Unsupported value: {effect!r}: {_supported(_TAINT_EFFECTS)}")
-            )
+            causes.append(_unsupported(f"{where}.effect", effect, _TAINT_EFFECTS))
     return causes
 
 
@@ -210,7 +176,7 @@ def _requirement(
     """One ``matchExpressions`` item: a valid key, a known operator, values as it needs them."""
     causes: Causes = []
     key, operator, values = expr.get("key") or "", expr.get("operator"), expr.get("values") or []
-    problem = _label_key_problem(key)
+    problem = qualified_name_problem(key)
     if problem:
         causes.append((f"{where}.key", f"Invalid value: {key!r}: {problem}"))
     if operator in ("In", "NotIn"):
@@ -243,9 +209,7 @@ def _requirement(
                 (f"{where}.values[0]", f"Invalid value: {values[0]!r}: must be an integer")
             )
     else:
-        causes.append(
-            (f"{where}.operator", f"Unsupported value: {operator!r}: {_supported(operators)}")
-        )
+        causes.append(_unsupported(f"{where}.operator", operator, operators))
     return causes
 
 
@@ -263,12 +227,7 @@ def _node_selector_term(term: Mapping[str, Any], where: str) -> Causes:
                 )
             )
         if field.get("operator") not in ("In", "NotIn"):
-            causes.append(
-                (
-                    f"{at}.operator",
-                    f"Unsupported value: {field.get('operator')!r}: {_supported(('In', 'NotIn'))}",
-                )
-            )
+            causes.append(_unsupported(f"{at}.operator", field.get("operator"), ("In", "NotIn")))
         elif len(field.get("values") or []) != 1:
             causes.append(
                 (
@@ -285,7 +244,7 @@ def _label_selector(selector: Mapping[str, Any] | None, where: str) -> Causes:
     if selector is None:
         return causes
     for key, value in (selector.get("matchLabels") or {}).items():
-        problem = _label_key_problem(key) or _label_value_problem(value)
+        problem = qualified_name_problem(key) or label_value_problem(value)
         if problem:
             causes.append((f"{where}.matchLabels", f"Invalid value: {key!r}: {problem}"))
     for j, expr in enumerate(selector.get("matchExpressions") or []):
@@ -302,14 +261,14 @@ def _weight(weight: Any, where: str) -> Causes:
 def _pod_affinity_term(term: Mapping[str, Any], where: str) -> Causes:
     causes = _label_selector(term.get("labelSelector"), f"{where}.labelSelector")
     causes += _label_selector(term.get("namespaceSelector"), f"{where}.namespaceSelector")
-    key = term.get("topologyKey") or ""
+    return causes + _topology_key(term.get("topologyKey") or "", f"{where}.topologyKey")
+
+
+def _topology_key(key: str, at: str) -> Causes:
     if not key:
-        causes.append((f"{where}.topologyKey", "Required value: can not be empty"))
-    else:
-        problem = _label_key_problem(key)
-        if problem:
-            causes.append((f"{where}.topologyKey", f"Invalid value: {key!r}: {problem}"))
-    return causes
+        return [(at, "Required value: can not be empty")]
+    problem = qualified_name_problem(key)
+    return [(at, f"Invalid value: {key!r}: {problem}")] if problem else []
 
 
 def _affinity(spec: Mapping[str, Any], at: str) -> Causes:
@@ -360,20 +319,10 @@ def _spread(spec: Mapping[str, Any], at: str) -> Causes:
                 (f"{where}.maxSkew", f"Invalid value: {skew!r}: must be greater than zero")
             )
         key = c.get("topologyKey") or ""
-        if not key:
-            causes.append((f"{where}.topologyKey", "Required value: can not be empty"))
-        else:
-            problem = _label_key_problem(key)
-            if problem:
-                causes.append((f"{where}.topologyKey", f"Invalid value: {key!r}: {problem}"))
+        causes += _topology_key(key, f"{where}.topologyKey")
         action = c.get("whenUnsatisfiable") or ""
         if action not in _SPREAD_ACTIONS:
-            causes.append(
-                (
-                    f"{where}.whenUnsatisfiable",
-                    f"Unsupported value: {action!r}: {_supported(_SPREAD_ACTIONS)}",
-                )
-            )
+            causes.append(_unsupported(f"{where}.whenUnsatisfiable", action, _SPREAD_ACTIONS))
         domains = c.get("minDomains")
         if domains is not None:
             if domains <= 0:
@@ -391,9 +340,7 @@ def _spread(spec: Mapping[str, Any], at: str) -> Causes:
         for policy in ("nodeAffinityPolicy", "nodeTaintsPolicy"):
             value = c.get(policy)
             if value is not None and value not in _POLICIES:
-                causes.append(
-                    (f"{where}.{policy}", f"Unsupported value: {value!r}: {_supported(_POLICIES)}")
-                )
+                causes.append(_unsupported(f"{where}.{policy}", value, _POLICIES))
         if (key, action) in seen:
             causes.append(
                 (
@@ -409,7 +356,7 @@ def _spread(spec: Mapping[str, Any], at: str) -> Causes:
 def _node_selector(spec: Mapping[str, Any], at: str) -> Causes:
     causes: Causes = []
     for key, value in (spec.get("nodeSelector") or {}).items():
-        problem = _label_key_problem(key) or _label_value_problem(value)
+        problem = qualified_name_problem(key) or label_value_problem(value)
         if problem:
             causes.append((f"{at}.nodeSelector", f"Invalid value: {key!r}: {problem}"))
     return causes

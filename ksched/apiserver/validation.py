@@ -25,6 +25,12 @@ from ksched.api import (
     PodDisruptionBudget,
     PodSpec,
 )
+from ksched.apiserver.names import (
+    DNS1123_LABEL,
+    DNS1123_SUBDOMAIN,
+    label_value_problem,
+    qualified_name_problem,
+)
 from ksched.apiserver.pod_spec_rules import pod_spec_causes
 from ksched.apiserver.resources import Resource
 
@@ -32,12 +38,6 @@ __all__ = ["Causes", "shape_causes", "validate_object", "validate_pod_update"]
 
 Causes = list[tuple[str, str]]
 
-_DNS1123_LABEL: Final = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_DNS1123_SUBDOMAIN: Final = re.compile(
-    r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
-)
-_QUALIFIED_NAME: Final = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
-_LABEL_VALUE: Final = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
 _RESTART_POLICIES: Final = ("Always", "OnFailure", "Never")
 _PERCENT: Final = re.compile(r"^[0-9]+%$")
 _PERCENT_MESSAGE: Final = (
@@ -151,22 +151,10 @@ def _shape(model: type[K8sObject], obj: dict[str, Any]) -> Causes:
     return []
 
 
-def _qualified_key(key: str) -> str | None:
-    prefix, _, name = key.rpartition("/")
-    if prefix and (len(prefix) > 253 or not _DNS1123_SUBDOMAIN.match(prefix)):
-        return "prefix part must be a lowercase RFC 1123 subdomain"
-    if not name or len(name) > 63 or not _QUALIFIED_NAME.match(name):
-        return (
-            "name part must consist of alphanumeric characters, '-', '_' or '.', and must "
-            "start and end with an alphanumeric character (at most 63 characters)"
-        )
-    return None
-
-
 def _meta(resource: Resource, meta: dict[str, Any]) -> Causes:
     causes: Causes = []
     name = meta.get("name") or ""
-    check = _DNS1123_LABEL if resource.plural == "namespaces" else _DNS1123_SUBDOMAIN
+    check = DNS1123_LABEL if resource.plural == "namespaces" else DNS1123_SUBDOMAIN
     limit = 63 if resource.plural == "namespaces" else 253
     if not name:
         causes.append(("metadata.name", "Required value: name or generateName is required"))
@@ -181,26 +169,21 @@ def _meta(resource: Resource, meta: dict[str, Any]) -> Causes:
             )
         )
     for key, value in (meta.get("labels") or {}).items():
-        why = _qualified_key(key)
+        why = qualified_name_problem(key)
         if why:
             causes.append(("metadata.labels", f"Invalid value: {key!r}: {why}"))
-        if len(value) > 63 or not _LABEL_VALUE.match(value):
-            causes.append(
-                (
-                    "metadata.labels",
-                    f"Invalid value: {value!r}: a valid label value must be "
-                    "63 characters or less, alphanumeric, '-', '_' or '.'",
-                )
-            )
+        problem = label_value_problem(value)
+        if problem:
+            causes.append(("metadata.labels", f"Invalid value: {value!r}: {problem}"))
     annotations = meta.get("annotations") or {}
     for key in annotations:
-        why = _qualified_key(key)
+        why = qualified_name_problem(key)
         if why:
             causes.append(("metadata.annotations", f"Invalid value: {key!r}: {why}"))
     if sum(len(k) + len(v) for k, v in annotations.items()) > 256 * 1024:
         causes.append(("metadata.annotations", "Too long: must have at most 262144 bytes"))
     for i, finalizer in enumerate(meta.get("finalizers") or []):
-        if _qualified_key(finalizer):
+        if qualified_name_problem(finalizer):
             causes.append((f"metadata.finalizers[{i}]", f"Invalid value: {finalizer!r}"))
     return causes
 
@@ -215,7 +198,7 @@ def _containers(spec: dict[str, Any], where: str) -> Causes:
         for i, c in enumerate(spec.get(field) or []):
             at = f"{where}.{field}[{i}]"
             name = c.get("name", "")
-            if not _DNS1123_LABEL.match(name) or len(name) > 63:
+            if not DNS1123_LABEL.match(name) or len(name) > 63:
                 causes.append((f"{at}.name", f"Invalid value: {name!r}: must be a DNS label"))
             elif name in seen:
                 causes.append((f"{at}.name", f"Duplicate value: {name!r}"))
