@@ -28,6 +28,7 @@ from ksched.apiserver.auth import ANONYMOUS_ADMIN, Authorizer, TokenAuthenticato
 from ksched.apiserver.errors import StatusError
 from ksched.apiserver.metrics import ApiServerMetrics, RequestInfo
 from ksched.apiserver.patch import PATCH_TYPES
+from ksched.apiserver.protobuf import PROTOBUF, ProtobufError, decode_object
 from ksched.apiserver.registry import ListOptions, Registry
 from ksched.apiserver.resources import Resource, find
 from ksched.apiserver.store import Store
@@ -288,12 +289,17 @@ class ApiServerApp:
                     f"include: {', '.join(PATCH_TYPES)}",
                 )
             return _decode(raw, _JSON)
+        if content_type == PROTOBUF:
+            try:
+                return decode_object(raw)
+            except ProtobufError as exc:
+                raise errors.bad_request(f"the request body is not valid protobuf: {exc}") from None
         if content_type not in (_JSON, *_YAML_TYPES):
             raise StatusError(
                 415,
                 "UnsupportedMediaType",
                 f"the body of the request was in an unknown format ({content_type}) - accepted "
-                "media types include: application/json, application/yaml",
+                f"media types include: application/json, application/yaml, {PROTOBUF}",
             )
         return _decode(raw, content_type)
 

@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ksched.apiserver import RESOURCES, ApiServerProcess
+from ksched.apiserver.protobuf import decode_object
 
 # KSCHED_FUZZ_EXAMPLES: more requests for a longer hunt than the default run.
 EXAMPLES = int(os.environ.get("KSCHED_FUZZ_EXAMPLES", "2000"))
@@ -366,3 +367,56 @@ def test_a_mistyped_deployment_field_is_a_422_naming_it(
     response = nulls.post(COLLECTIONS["deployments"], json=obj)
     assert response.status_code == 422, response.text
     assert f"spec.{field}" in response.json()["message"]
+
+
+PROTOBUF_PREFIX = b"k8s\x00"
+
+
+def _delimited(number: int, payload: bytes) -> bytes:
+    """One length-delimited protobuf field (payloads under 128 bytes: a one-byte length)."""
+    assert len(payload) < 128
+    return bytes([number << 3 | 2, len(payload)]) + payload
+
+
+def _envelope(api_version: bytes, kind: bytes, raw: bytes) -> bytes:
+    """runtime.Unknown{typeMeta{apiVersion, kind}, raw}, as client-go frames a body."""
+    type_meta = _delimited(1, api_version) + _delimited(2, kind)
+    return PROTOBUF_PREFIX + _delimited(1, type_meta) + _delimited(2, raw)
+
+
+def test_a_protobuf_envelope_decodes() -> None:
+    # Pod{metadata{name: "ab"}}: the helper frames what the server reads.
+    pod = _delimited(1, _delimited(1, b"ab"))
+    assert decode_object(_envelope(b"v1", b"Pod", pod)) == {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "ab"},
+    }
+
+
+@settings(max_examples=500, deadline=None, database=None)
+@given(
+    st.sampled_from(["pods", "deployments", "nodes", "bindings"]),
+    st.one_of(
+        st.binary(max_size=120).map(lambda raw: PROTOBUF_PREFIX + raw),
+        # A well-framed envelope of the collection's kind around random object bytes.
+        st.binary(max_size=120),
+    ),
+)
+def test_malformed_protobuf_bodies_get_a_status_never_5xx(
+    nulls: httpx.Client, kind: str, body: bytes
+) -> None:
+    if not body.startswith(PROTOBUF_PREFIX):
+        api_version, kind_name = {
+            "pods": (b"v1", b"Pod"),
+            "deployments": (b"apps/v1", b"Deployment"),
+            "nodes": (b"v1", b"Node"),
+            "bindings": (b"v1", b"Binding"),
+        }[kind]
+        body = _envelope(api_version, kind_name, body)
+    response = nulls.post(
+        COLLECTIONS[kind],
+        content=body,
+        headers={"Content-Type": "application/vnd.kubernetes.protobuf"},
+    )
+    _assert_status(response, (kind, body))

@@ -155,6 +155,36 @@ def test_describe_and_scale(kubectl: Kubectl) -> None:
     assert _get(kubectl, "deployment", "web")["spec"]["replicas"] == 5
 
 
+def test_create_commands_send_protobuf_bodies(kubectl: Kubectl) -> None:
+    """``kubectl create <kind>`` uses typed clients, which send protobuf: decoded as upstream."""
+    assert "namespace/made created" in kubectl("create", "namespace", "made").stdout
+    out = kubectl("create", "deployment", "made", "-n", "made", "--image=nginx", "--replicas=0")
+    assert "deployment.apps/made created" in out.stdout
+    out = kubectl("create", "job", "made", "-n", "made", "--image=busybox", "--", "echo", "hi")
+    assert "job.batch/made created" in out.stdout
+    pdb = (
+        "poddisruptionbudget",
+        "made",
+        "-n",
+        "made",
+        "--selector=app=made",
+        "--min-available=50%",
+    )
+    assert "poddisruptionbudget.policy/made created" in kubectl("create", *pdb).stdout
+    deployment = _get(kubectl, "deployment", "made", "-n", "made")
+    assert deployment["spec"]["replicas"] == 0  # a pointer's zero survives decoding
+    assert deployment["spec"]["selector"] == {"matchLabels": {"app": "made"}}
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == "nginx" and container["resources"] == {}
+    assert "stdin" not in container and "creationTimestamp" not in deployment["spec"]["template"]
+    job = _get(kubectl, "job", "made", "-n", "made")
+    assert job["spec"]["template"]["spec"]["containers"][0]["command"] == ["echo", "hi"]
+    assert job["spec"]["template"]["spec"]["restartPolicy"] == "Never"
+    budget = _get(kubectl, "poddisruptionbudget", "made", "-n", "made")
+    assert budget["spec"]["minAvailable"] == "50%"  # an IntOrString's string
+    kubectl("delete", "namespace", "made")
+
+
 def test_describe_shows_events_written_through_events_k8s_io(kubectl: Kubectl) -> None:
     """The scheduler writes events.k8s.io Events; describe reads core/v1 ones: the same objects."""
     kubectl("apply", "-f", "-", stdin=POD.replace("name: solo", "name: waiting"))
