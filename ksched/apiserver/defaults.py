@@ -88,10 +88,9 @@ def qos_class(spec: dict[str, Any]) -> str:
 
 
 def _pod(obj: dict[str, Any]) -> None:
+    """Priority and preemption policy are not defaults: Priority admission writes them."""
     spec = obj.setdefault("spec", {})
     pod_spec_defaults(spec)
-    spec.setdefault("priority", 0)
-    spec.setdefault("preemptionPolicy", "PreemptLowerPriority")
     tolerations = spec.setdefault("tolerations", [])
     for default in _DEFAULT_TOLERATIONS:
         if not any(
@@ -167,6 +166,10 @@ def _node(obj: dict[str, Any]) -> None:
     obj["metadata"].setdefault("labels", {}).setdefault("kubernetes.io/hostname", name)
 
 
+def _priority_class(obj: dict[str, Any]) -> None:
+    obj.setdefault("preemptionPolicy", "PreemptLowerPriority")
+
+
 DEFAULTERS: Final[dict[str, Callable[[dict[str, Any]], None]]] = {
     "core/pods": _pod,
     "core/namespaces": _namespace,
@@ -174,6 +177,7 @@ DEFAULTERS: Final[dict[str, Callable[[dict[str, Any]], None]]] = {
     "apps/deployments": _deployment,
     "apps/replicasets": _replicaset,
     "batch/jobs": _job,
+    "scheduling.k8s.io/priorityclasses": _priority_class,
 }
 
 

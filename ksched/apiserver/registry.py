@@ -29,6 +29,13 @@ from ksched.apiserver.event_view import CORE_EVENTS_KEY, EVENTS_VIEW_KEY, from_c
 from ksched.apiserver.field_labels import field_labels
 from ksched.apiserver.null_fields import drop_null_fields
 from ksched.apiserver.patch import PatchError, apply_patch
+from ksched.apiserver.priority_classes import (
+    PRIORITY_CLASSES,
+    admit_pod,
+    admit_priority_class,
+    priority_class_update_causes,
+    system_priority_classes,
+)
 from ksched.apiserver.resources import RESOURCES, Resource
 from ksched.apiserver.selectors import match_label_selector_object, selector_matcher
 from ksched.apiserver.store import Store, Watcher, encode_event
@@ -245,6 +252,7 @@ class Registry:
         name = str(meta.get("name") or "")
         if name:
             apply_defaults(res.key, obj)
+            self._admit(res, obj)
         self._validate(res, obj)
         self._check_namespace(res, ns)
         if self.store.latest(res.key, ns, name) is not None:
@@ -438,10 +446,14 @@ class Registry:
                 else:
                     obj.pop("status", None)
             apply_defaults(res.key, obj)
+            causes = []
             if res.key == _PODS:
                 causes = validate_pod_update(obj, prev)
-                if causes:
-                    raise errors.invalid(res.kind, name, causes)
+            elif res.key == PRIORITY_CLASSES:
+                causes = priority_class_update_causes(obj, prev)
+                admit_priority_class(obj, self.store.items(PRIORITY_CLASSES))
+            if causes:
+                raise errors.invalid(res.kind, name, causes, res.group)
         else:
             obj["spec"] = prev.get("spec")
             if obj["spec"] is None:
@@ -855,17 +867,30 @@ class Registry:
             )
 
     def seed(self) -> None:
-        """Create the namespaces every cluster has, when missing (first start)."""
+        """Create the namespaces and priority classes every cluster has, when missing."""
         res = _resource(_NAMESPACES)
-        for ns in DEFAULT_NAMESPACES:
-            if self.store.latest(res.key, "", ns) is None:
-                obj: dict[str, Any] = {
-                    "apiVersion": "v1",
-                    "kind": "Namespace",
-                    "metadata": {"name": ns, "uid": _uid(), "creationTimestamp": _now()},
-                }
-                apply_defaults(res.key, obj)
-                self.store.put(res.key, "", ns, obj, None)
+        seeds: list[tuple[str, dict[str, Any]]] = [
+            (res.key, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+            for ns in DEFAULT_NAMESPACES
+        ]
+        seeds += [(PRIORITY_CLASSES, pc) for pc in system_priority_classes()]
+        for key, obj in seeds:
+            meta = obj["metadata"]
+            if self.store.latest(key, "", meta["name"]) is None:
+                meta |= {"uid": _uid(), "creationTimestamp": _now()}
+                apply_defaults(key, obj)
+                self.store.put(key, "", meta["name"], obj, None)
+
+    def _admit(self, res: Resource, obj: dict[str, Any]) -> None:
+        """Admission on create: Priority for pods, one global default among PriorityClasses."""
+        if res.key == _PODS:
+            admit_pod(
+                obj,
+                lambda name: self.store.latest(PRIORITY_CLASSES, "", name),
+                lambda: self.store.items(PRIORITY_CLASSES),
+            )
+        elif res.key == PRIORITY_CLASSES:
+            admit_priority_class(obj, self.store.items(PRIORITY_CLASSES))
 
 
 def _healthy(pod: dict[str, Any]) -> bool:

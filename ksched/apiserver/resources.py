@@ -119,6 +119,7 @@ RESOURCES: Final[tuple[Resource, ...]] = (
         generation=True,
     ),
     Resource("events.k8s.io", "v1", "events", "Event", True, ("ev",)),
+    Resource("scheduling.k8s.io", "v1", "priorityclasses", "PriorityClass", False, ("pc",)),
 )
 
 _BY_PATH: Final[dict[tuple[str, str, str], Resource]] = {

@@ -161,6 +161,11 @@ def _event(obj: Mapping[str, Any]) -> list[Any]:
     ]
 
 
+def _priority_class(obj: Mapping[str, Any]) -> list[Any]:
+    default = "true" if obj.get("globalDefault") else "false"
+    return [_name(obj), obj.get("value", 0), default, _age(obj), obj.get("preemptionPolicy", "")]
+
+
 def _generic(obj: Mapping[str, Any]) -> list[Any]:
     return [_name(obj), _age(obj)]
 
@@ -213,6 +218,10 @@ _COLUMNS: Final[dict[str, tuple[tuple[_Column, ...], _Row]]] = {
     "core/namespaces": ((_NAME, _string("Status"), _AGE), _namespace),
     "core/events": _EVENT_COLUMNS,
     "events.k8s.io/events": _EVENT_COLUMNS,
+    "scheduling.k8s.io/priorityclasses": (
+        (_NAME, _integer("Value"), _string("Global-Default"), _AGE, _string("PreemptionPolicy")),
+        _priority_class,
+    ),
 }
 
 

@@ -32,6 +32,7 @@ from ksched.apiserver.names import (
     qualified_name_problem,
 )
 from ksched.apiserver.pod_spec_rules import pod_spec_causes
+from ksched.apiserver.priority_classes import priority_class_causes
 from ksched.apiserver.resources import Resource
 
 __all__ = ["Causes", "shape_causes", "validate_object", "validate_pod_update"]
@@ -116,6 +117,13 @@ class Namespace(K8sObject):
     status: NamespaceStatus = Field(default_factory=NamespaceStatus)
 
 
+class PriorityClass(K8sObject):
+    value: int | None = None
+    global_default: bool | None = None
+    description: str | None = None
+    preemption_policy: str | None = None
+
+
 MODELS: Final[dict[str, type[K8sObject]]] = {
     "core/pods": Pod,
     "core/nodes": Node,
@@ -128,6 +136,7 @@ MODELS: Final[dict[str, type[K8sObject]]] = {
     "batch/jobs": Job,
     "policy/poddisruptionbudgets": PodDisruptionBudget,
     "events.k8s.io/events": K8sObject,
+    "scheduling.k8s.io/priorityclasses": PriorityClass,
 }
 
 
@@ -336,6 +345,7 @@ _RULES: Final[dict[str, Callable[[dict[str, Any]], Causes]]] = {
     "apps/replicasets": _workload,
     "batch/jobs": _job,
     "policy/poddisruptionbudgets": _pdb,
+    "scheduling.k8s.io/priorityclasses": priority_class_causes,
 }
 
 

@@ -43,6 +43,12 @@ __all__ = ["ApiReplay"]
 
 OWNER: Final = "ApiReplay"
 IMAGE: Final = "registry.k8s.io/pause:3.10"
+PRIORITY_CLASSES_PATH: Final = "/apis/scheduling.k8s.io/v1/priorityclasses"
+
+
+def priority_class(value: int) -> str:
+    """The PriorityClass a replay gives pods of trace priority ``value``."""
+    return f"ksched-priority-{value}" if value >= 0 else f"ksched-priority-minus-{-value}"
 
 
 class ApiReplay:
@@ -127,8 +133,15 @@ class ApiReplay:
         self._last_change = time.monotonic()
 
     def pod(self, i: int) -> Obj:
-        """The API object of the ``i``-th arrival."""
+        """The API object of the ``i``-th arrival.
+
+        A trace priority becomes the pod's PriorityClass (``priority_class``): Priority
+        admission refuses a pod that states its own number, in any API server.
+        """
         d = pod_dict(self.workload.pods, int(self.rows[i]), self.conversion)
+        priority = d["spec"].pop("priority", None)
+        if priority:
+            d["spec"]["priorityClassName"] = priority_class(int(priority))
         for container in d["spec"]["containers"]:
             container.setdefault("image", IMAGE)  # the API requires one; nothing pulls it
         life = float(self.life[i])
@@ -216,6 +229,7 @@ class ApiReplay:
         except ApiError as err:
             if err.status != 409:
                 raise
+        self._create_priority_classes(client)
         informer = Informer(client, PODS, namespace=self.namespace)
         informer.add_handler(self._on_pod)
         informer.start()
@@ -257,6 +271,23 @@ class ApiReplay:
             self._record(end)
             self.node_util.sample(end, self.metrics)
         return self._result(end, time.perf_counter() - wall)
+
+    def _create_priority_classes(self, client: KubeClient) -> None:
+        """One PriorityClass per distinct non-zero trace priority (kept if it exists)."""
+        values = np.unique(self.workload.pods.priority[self.rows])
+        for value in (int(v) for v in values if v):
+            body = {
+                "apiVersion": "scheduling.k8s.io/v1",
+                "kind": "PriorityClass",
+                "metadata": {"name": priority_class(value)},
+                "value": value,
+                "description": f"trace priority {value} (ksched replay)",
+            }
+            try:
+                client.request("POST", PRIORITY_CLASSES_PATH, body=body)
+            except ApiError as err:
+                if err.status != 409:
+                    raise
 
     def _create_loop(self, client: KubeClient) -> None:
         while True:

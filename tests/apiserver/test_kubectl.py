@@ -183,6 +183,14 @@ def test_create_commands_send_protobuf_bodies(kubectl: Kubectl) -> None:
     budget = _get(kubectl, "poddisruptionbudget", "made", "-n", "made")
     assert budget["spec"]["minAvailable"] == "50%"  # an IntOrString's string
     kubectl("delete", "namespace", "made")
+    made = kubectl("create", "priorityclass", "made", "--value=700", "--preemption-policy=Never")
+    assert "priorityclass.scheduling.k8s.io/made created" in made.stdout
+    header, *rows = kubectl("get", "pc").stdout.splitlines()
+    assert header.split() == ["NAME", "VALUE", "GLOBAL-DEFAULT", "AGE", "PREEMPTIONPOLICY"]
+    row = next(r.split() for r in rows if r.startswith("made "))
+    assert (row[1], row[2], row[4]) == ("700", "false", "Never")
+    assert any(r.startswith("system-node-critical ") for r in rows)
+    kubectl("delete", "priorityclass", "made")
 
 
 def test_describe_shows_events_written_through_events_k8s_io(kubectl: Kubectl) -> None:

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ksched.cluster.replay import ApiReplay
+from ksched.cluster.replay import ApiReplay, priority_class
 from ksched.cluster.up import Cluster, ClusterOptions
 from ksched.sim.result import PODS_COLUMNS, ReplayResult
 from ksched.traces import synthetic
@@ -23,13 +23,18 @@ PODS = 80
 
 
 def small_workload() -> Workload:
-    """20 nodes, 80 pods arriving over 2 s and running 0.5-1.5 s each (seeded)."""
+    """20 nodes, 80 pods arriving over 2 s and running 0.5-1.5 s each (seeded).
+
+    Every pod has trace priority 100 (one class, so none preempts another): the replay
+    must give them a PriorityClass, as Priority admission refuses a stated number.
+    """
     wl = synthetic(n_nodes=20, n_pods=PODS, seed=3)
     rng = np.random.default_rng(3)
     pods = dataclasses.replace(
         wl.pods,
         creation_time=np.sort(rng.uniform(0, 2.0, PODS)),
         duration=rng.uniform(0.5, 1.5, PODS),
+        priority=np.full(PODS, 100, dtype=wl.pods.priority.dtype),
     )
     return Workload("small", wl.nodes, pods)
 
@@ -130,3 +135,11 @@ def test_pods_carry_their_compressed_duration_and_an_image() -> None:
     )
     assert all(c["image"] for c in body["spec"]["containers"])
     assert body["spec"]["schedulerName"] == "default-scheduler"
+
+
+def test_trace_priorities_become_priority_classes() -> None:
+    replay = ApiReplay(small_workload(), "unused")
+    replay._prepare()
+    spec = replay.pod(0)["spec"]
+    assert "priority" not in spec and spec["priorityClassName"] == "ksched-priority-100"
+    assert priority_class(-5) == "ksched-priority-minus-5"

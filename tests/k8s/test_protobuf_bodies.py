@@ -86,6 +86,12 @@ POD_SPEC: dict[str, Any] = {
     "terminationGracePeriodSeconds": 0,
     "securityContext": {"runAsUser": 1000, "runAsNonRoot": True},
 }
+# A pointer's zero (replicas: 0) must survive decoding.
+WORKLOAD: dict[str, Any] = {
+    "replicas": 0,
+    "selector": SEL,
+    "template": {"metadata": {"labels": {"app": "pb"}}, "spec": POD_SPEC},
+}
 OBJECTS: list[tuple[str, dict[str, Any]]] = [
     (
         f"/api/v1/namespaces/{NS}/pods",
@@ -99,9 +105,7 @@ OBJECTS: list[tuple[str, dict[str, Any]]] = [
         {
             "metadata": {"name": "pb"},
             "spec": {
-                "replicas": 0,
-                "selector": SEL,
-                "template": {"metadata": {"labels": {"app": "pb"}}, "spec": POD_SPEC},
+                **WORKLOAD,
                 "strategy": {"rollingUpdate": {"maxSurge": 2, "maxUnavailable": "10%"}},
                 "paused": True,
             },
@@ -109,14 +113,7 @@ OBJECTS: list[tuple[str, dict[str, Any]]] = [
     ),
     (
         f"/apis/apps/v1/namespaces/{NS}/replicasets",
-        {
-            "metadata": {"name": "pb"},
-            "spec": {
-                "replicas": 0,
-                "selector": SEL,
-                "template": {"metadata": {"labels": {"app": "pb"}}, "spec": POD_SPEC},
-            },
-        },
+        {"metadata": {"name": "pb"}, "spec": WORKLOAD},
     ),
     (
         f"/apis/batch/v1/namespaces/{NS}/jobs",

@@ -34,6 +34,7 @@ GROUPS = {
     "coordination.k8s.io/v1": ("k8s.io/api", "coordination/v1", ["Lease"]),
     "events.k8s.io/v1": ("k8s.io/api", "events/v1", ["Event"]),
     "autoscaling/v1": ("k8s.io/api", "autoscaling/v1", ["Scale"]),
+    "scheduling.k8s.io/v1": ("k8s.io/api", "scheduling/v1", ["PriorityClass"]),
 }
 # Every group version also takes meta/v1 DeleteOptions.
 META = ("k8s.io/apimachinery", "pkg/apis/meta/v1")
