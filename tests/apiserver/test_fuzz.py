@@ -133,6 +133,15 @@ VALID = {
         "metadata": {"name": "fz", "labels": {"a": "b"}},
         "spec": {"finalizers": ["kubernetes"]},
     },
+    "priorityclasses": {
+        "apiVersion": "scheduling.k8s.io/v1",
+        "kind": "PriorityClass",
+        "metadata": {"name": "fz"},
+        "value": 100,
+        "globalDefault": False,
+        "preemptionPolicy": "Never",
+        "description": "d",
+    },
     "leases": {
         "apiVersion": "coordination.k8s.io/v1",
         "kind": "Lease",
