@@ -15,6 +15,7 @@ from typing import Any, Final
 import orjson
 
 from ksched import __version__
+from ksched.apiserver.openapi_schemas import component_schemas
 from ksched.apiserver.resources import RESOURCES, SUBRESOURCES, Resource, group_versions
 
 __all__ = [
@@ -114,11 +115,6 @@ def api_resource_list(group: str, version: str) -> dict[str, Any] | None:
     }
 
 
-def _schema_name(r: Resource) -> str:
-    group = r.group.split(".")[0] if r.group else "core"
-    return f"io.k8s.api.{group}.{r.version}.{r.kind}"
-
-
 def _param(name: str) -> dict[str, Any]:
     return {"name": name, "in": "query", "schema": {"type": "string", "uniqueItems": True}}
 
@@ -142,7 +138,6 @@ def openapi_v3_document(group: str, version: str) -> bytes | None:
     if not served:
         return None
     paths: dict[str, Any] = {}
-    schemas: dict[str, Any] = {}
     for r in served:
         base = r.base_path() + ("/namespaces/{namespace}" if r.namespaced else "")
         paths[f"{base}/{r.plural}"] = {
@@ -155,25 +150,11 @@ def openapi_v3_document(group: str, version: str) -> bytes | None:
             "patch": _operation(r, "patch", (*_WRITE_PARAMS, "force")),
             "delete": _operation(r, "delete", ("dryRun", "gracePeriodSeconds")),
         }
-        schemas[_schema_name(r)] = {
-            "type": "object",
-            "description": f"{r.kind} ({r.api_version}); fields as upstream.",
-            "properties": {
-                "apiVersion": {"type": "string"},
-                "kind": {"type": "string"},
-                "metadata": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
-                "spec": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
-                "status": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
-            },
-            "x-kubernetes-group-version-kind": [
-                {"group": r.group, "version": r.version, "kind": r.kind}
-            ],
-        }
     doc = {
         "openapi": "3.0.0",
         "info": {"title": "Kubernetes (ksched)", "version": version_info()["gitVersion"]},
         "paths": paths,
-        "components": {"schemas": schemas},
+        "components": {"schemas": component_schemas((r.group, r.version, r.kind) for r in served)},
     }
     return orjson.dumps(doc)
 

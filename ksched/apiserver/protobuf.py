@@ -27,7 +27,7 @@ from functools import cache
 from importlib import resources
 from typing import Any, Final
 
-__all__ = ["PROTOBUF", "ProtobufError", "decode_object"]
+__all__ = ["PROTOBUF", "ProtobufError", "api_schema", "decode_object"]
 
 PROTOBUF: Final = "application/vnd.kubernetes.protobuf"
 _MAGIC: Final = b"k8s\x00"
@@ -44,11 +44,19 @@ class ProtobufError(ValueError):
 
 
 @cache
-def _schema() -> tuple[str, dict[str, str], dict[str, dict[int, Field]]]:
+def api_schema() -> dict[str, Any]:
+    """``protobuf_schema.json``: the envelope, kinds and messages, each field
+    ``[number, JSON name, type, o|r|m, flags, patch strategy, patch merge key]``."""
     text = resources.files("ksched.apiserver").joinpath("protobuf_schema.json").read_text()
-    data = json.loads(text)
+    data: dict[str, Any] = json.loads(text)
+    return data
+
+
+@cache
+def _schema() -> tuple[str, dict[str, str], dict[str, dict[int, Field]]]:
+    data = api_schema()
     messages = {
-        name: {int(n): (fname, ftype, kind, flags) for n, fname, ftype, kind, flags in fields}
+        name: {int(f[0]): (f[1], f[2], f[3], f[4]) for f in fields}
         for name, fields in data["messages"].items()
     }
     return data["envelope"], data["kinds"], messages

@@ -119,6 +119,30 @@ def test_version_and_api_resources(kubectl: Kubectl) -> None:
     )
 
 
+def _fields(explained: str) -> set[str]:
+    """The field names ``kubectl explain`` lists under FIELDS."""
+    listed = explained.split("FIELDS:", 1)[1]
+    # Field lines are indented two spaces, their descriptions four.
+    return {
+        line.split()[0]
+        for line in listed.splitlines()
+        if line.startswith("  ") and not line.startswith("    ") and "<" in line
+    }
+
+
+def test_explain_walks_the_served_schemas(kubectl: Kubectl) -> None:
+    tolerations = kubectl("explain", "pods.spec.tolerations").stdout
+    assert "FIELD: tolerations <[]Toleration>" in tolerations
+    assert _fields(tolerations) == {"effect", "key", "operator", "tolerationSeconds", "value"}
+    resources = kubectl("explain", "deployment.spec.template.spec.containers.resources").stdout
+    assert {"limits", "requests"} <= _fields(resources)
+    # An embedded struct's fields are the parent's, as in JSON (Volume inlines VolumeSource).
+    assert {"name", "emptyDir", "configMap"} <= _fields(
+        kubectl("explain", "pods.spec.volumes").stdout
+    )
+    assert "value" in _fields(kubectl("explain", "priorityclass").stdout)
+
+
 def test_apply_create_then_update_get_yaml(kubectl: Kubectl) -> None:
     assert "deployment.apps/web created" in kubectl("apply", "-f", "-", stdin=DEPLOYMENT).stdout
     created = _get(kubectl, "deployment", "web")

@@ -92,12 +92,16 @@ _GO_FIELD = re.compile(r"^\t(?:(\w+)\s+)?([^\s`]+)\s+`([^`]*)`", re.M)
 _TAG = re.compile(r'(\w+):"([^"]*)"')
 
 
-def _go_fields(folder: Path) -> dict[str, dict[int, tuple[str, bool, bool]]]:
-    """Struct -> protobuf field number -> (JSON name, omitempty, Go pointer), from the Go types.
+GoField = tuple[str, bool, bool, str, str]
+
+
+def _go_fields(folder: Path) -> dict[str, dict[int, GoField]]:
+    """Struct -> protobuf field number -> (JSON name, omitempty, Go pointer, patch strategy,
+    patch merge key), from the Go types.
 
     The JSON name is "" for an embedded struct, whose fields JSON inlines.
     """
-    out: dict[str, dict[int, tuple[str, bool, bool]]] = {}
+    out: dict[str, dict[int, GoField]] = {}
     for path in sorted(folder.glob("*.go")):
         if path.name.endswith("_test.go"):
             continue
@@ -111,22 +115,30 @@ def _go_fields(folder: Path) -> dict[str, dict[int, tuple[str, bool, bool]]]:
                 json_name, _, options = tag["json"].partition(",")
                 if json_name == "-":  # a custom JSON form (FieldsV1, Unknown): the proto name
                     json_name = tag["protobuf"].partition(",name=")[2].partition(",")[0]
-                fields[number] = (json_name, "omitempty" in options, gotype.startswith("*"))
+                fields[number] = (
+                    json_name,
+                    "omitempty" in options,
+                    gotype.startswith("*"),
+                    tag.get("patchStrategy", ""),
+                    tag.get("patchMergeKey", ""),
+                )
             out[name] = fields
     return out
 
 
-def _annotate(messages: dict[str, list[list[Any]]], go: dict[str, dict[int, Any]]) -> None:
-    """Give each field its JSON name and flags: "i" inlined, "z" left out when zero."""
+def _annotate(messages: dict[str, list[list[Any]]], go: dict[str, dict[int, GoField]]) -> None:
+    """Give each field its JSON name, flags ("i" inlined, "z" left out when zero) and its
+    strategic-merge patch strategy and merge key."""
     for name, fields in messages.items():
         go_fields = go.get(name.rpartition(".")[2], {})
         for field in fields:
-            json_name, omitempty, pointer = go_fields.get(field[0], (field[1], True, False))
+            default: GoField = (field[1], True, False, "", "")
+            json_name, omitempty, pointer, strategy, key = go_fields.get(field[0], default)
             flags = "i" if json_name == "" else ""
             if omitempty and not pointer and field[3] == "o" and field[2] in _SCALARS:
                 flags += "z"
             field[1] = json_name or field[1]
-            field.append(flags)
+            field += [flags, strategy, key]
 
 
 def _proto_of(package: str, modules: dict[str, Path]) -> Path:
