@@ -403,7 +403,7 @@ def test_a_protobuf_envelope_decodes() -> None:
     }
 
 
-@settings(max_examples=500, deadline=None, database=None)
+@settings(max_examples=EXAMPLES // 4, deadline=None, database=None)
 @given(
     st.sampled_from(["pods", "deployments", "nodes", "bindings"]),
     st.one_of(
