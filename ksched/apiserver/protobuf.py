@@ -245,7 +245,12 @@ def _time(fields: dict[str, Any], micro: bool) -> str | None:
     seconds, nanos = fields.get("seconds", 0), fields.get("nanos", 0)
     if not seconds and not nanos:
         return None  # Go's zero time: JSON null, left out here
-    at = datetime.fromtimestamp(seconds, UTC)
+    try:
+        at = datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, OSError, ValueError):
+        raise ProtobufError(f"a time of {seconds} seconds is out of range") from None
+    if not 0 <= nanos < 1_000_000_000:
+        raise ProtobufError(f"a time's nanoseconds {nanos} are out of range")
     if micro:
         return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{nanos // 1000:06d}Z"
     return at.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -381,10 +381,17 @@ def test_a_mistyped_deployment_field_is_a_422_naming_it(
 PROTOBUF_PREFIX = b"k8s\x00"
 
 
+def _varint(n: int) -> bytes:
+    out = b""
+    while n > 0x7F:
+        out += bytes([n & 0x7F | 0x80])
+        n >>= 7
+    return out + bytes([n])
+
+
 def _delimited(number: int, payload: bytes) -> bytes:
-    """One length-delimited protobuf field (payloads under 128 bytes: a one-byte length)."""
-    assert len(payload) < 128
-    return bytes([number << 3 | 2, len(payload)]) + payload
+    """One length-delimited protobuf field."""
+    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
 
 
 def _envelope(api_version: bytes, kind: bytes, raw: bytes) -> bytes:
@@ -403,13 +410,57 @@ def test_a_protobuf_envelope_decodes() -> None:
     }
 
 
+def test_an_out_of_range_time_is_a_400(nulls: httpx.Client) -> None:
+    # Pod{metadata{creationTimestamp{seconds: 2**62}}}: beyond any calendar.
+    time = bytes([1 << 3]) + _varint(1 << 62)
+    body = _envelope(b"v1", b"Pod", _delimited(1, _delimited(8, time)))
+    response = nulls.post(
+        COLLECTIONS["pods"],
+        content=body,
+        headers={"Content-Type": "application/vnd.kubernetes.protobuf"},
+    )
+    assert response.status_code == 400, response.text
+    assert "out of range" in response.json()["message"]
+
+
+def _field(number: int, wire: int, value: int | bytes) -> bytes:
+    key = _varint(number << 3 | wire)
+    if wire == 0:
+        assert isinstance(value, int)
+        return key + _varint(value)
+    assert isinstance(value, bytes)
+    return key + (_varint(len(value)) + value if wire == 2 else value)
+
+
+# Well-formed protobuf of random fields, nested: it reaches deep into the schema's messages
+# (a pod's metadata's creation time) where random bytes rarely get.
+_scalar_field = st.one_of(
+    st.builds(_field, st.integers(1, 24), st.just(0), st.integers(0, 2**64 - 1)),
+    st.builds(_field, st.integers(1, 24), st.just(2), st.binary(max_size=12)),
+    st.builds(_field, st.integers(1, 24), st.just(2), st.text(max_size=12).map(str.encode)),
+    st.builds(_field, st.integers(1, 24), st.just(1), st.binary(min_size=8, max_size=8)),
+    st.builds(_field, st.integers(1, 24), st.just(5), st.binary(min_size=4, max_size=4)),
+)
+protobuf_messages = st.recursive(
+    _scalar_field,
+    lambda inner: st.builds(
+        lambda number, parts: _field(number, 2, b"".join(parts)),
+        st.integers(1, 24),
+        st.lists(inner, max_size=4),
+    ),
+    max_leaves=12,
+)
+
+
 @settings(max_examples=EXAMPLES // 4, deadline=None, database=None)
 @given(
     st.sampled_from(["pods", "deployments", "nodes", "bindings"]),
     st.one_of(
         st.binary(max_size=120).map(lambda raw: PROTOBUF_PREFIX + raw),
-        # A well-framed envelope of the collection's kind around random object bytes.
+        # A well-framed envelope of the collection's kind around random object bytes,
         st.binary(max_size=120),
+        # or around random well-formed fields.
+        st.lists(protobuf_messages, max_size=4).map(b"".join),
     ),
 )
 def test_malformed_protobuf_bodies_get_a_status_never_5xx(
