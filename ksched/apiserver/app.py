@@ -27,6 +27,7 @@ from ksched.apiserver import discovery, errors
 from ksched.apiserver.auth import ANONYMOUS_ADMIN, Authorizer, TokenAuthenticator, User
 from ksched.apiserver.errors import StatusError
 from ksched.apiserver.metrics import ApiServerMetrics, RequestInfo
+from ksched.apiserver.null_fields import drop_null_fields
 from ksched.apiserver.patch import PATCH_TYPES
 from ksched.apiserver.protobuf import PROTOBUF, ProtobufError, decode_object
 from ksched.apiserver.registry import ListOptions, Registry
@@ -70,7 +71,8 @@ def _content_type(request: Request) -> str:
     return request.headers.get("content-type", _JSON).split(";")[0].strip().lower()
 
 
-def _decode(raw: bytes, content_type: str) -> Any:
+def _decode(raw: bytes, content_type: str, *, patch: bool = False) -> Any:
+    """The body as JSON data; an object's null fields dropped, a patch's kept (they delete)."""
     if not raw.strip():
         raise errors.bad_request("the request body is empty")
     try:
@@ -86,7 +88,10 @@ def _decode(raw: bytes, content_type: str) -> Any:
         encoded = orjson.dumps(body)
     except (TypeError, orjson.JSONEncodeError) as exc:
         raise errors.bad_request(f"the request body cannot be stored as JSON: {exc}") from None
-    return orjson.loads(encoded) if content_type in _YAML_TYPES else body
+    if content_type in _YAML_TYPES:
+        return drop_null_fields(orjson.loads(encoded))
+    # A null field reads as absent (Go decodes it to the zero value); no b"null", no null.
+    return drop_null_fields(body) if b"null" in raw and not patch else body
 
 
 _NO_QUERY: Final = QueryParams()
@@ -288,7 +293,7 @@ class ApiServerApp:
                     f"the body of the request was in an unknown format - accepted media types "
                     f"include: {', '.join(PATCH_TYPES)}",
                 )
-            return _decode(raw, _JSON)
+            return _decode(raw, _JSON, patch=True)
         if content_type == PROTOBUF:
             try:
                 return decode_object(raw)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Final
 
 __all__ = ["DNS1123_LABEL", "DNS1123_SUBDOMAIN", "label_value_problem", "qualified_name_problem"]
@@ -15,6 +16,8 @@ _NAME_PART: Final = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 _LABEL_VALUE: Final = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
 
 
+# Memoised: the same label keys and values come back on every object.
+@lru_cache(maxsize=8192)
 def qualified_name_problem(key: str) -> str | None:
     """``IsQualifiedName`` (label keys, annotation keys, finalizers): why ``key`` is not one."""
     prefix, slash, name = key.rpartition("/")
@@ -28,6 +31,7 @@ def qualified_name_problem(key: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=8192)
 def label_value_problem(value: str) -> str | None:
     """``IsValidLabelValue``: why ``value`` is not a label value."""
     if len(value) > 63 or not _LABEL_VALUE.match(value):

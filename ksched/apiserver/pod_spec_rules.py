@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from fractions import Fraction
 from typing import Any, Final
 
+import orjson
+
 from ksched.api import QuantityError, parse_quantity
 from ksched.apiserver.names import label_value_problem, qualified_name_problem
 
@@ -49,52 +51,47 @@ def _extended(resource: str) -> bool:
     )
 
 
+def _amounts(table: Mapping[str, Any], where: str, causes: Causes) -> dict[str, Fraction]:
+    """Each quantity's value; a negative one, or a fractional extended one, is a cause."""
+    out: dict[str, Fraction] = {}
+    for resource, raw in table.items():
+        try:
+            amount = parse_quantity(raw)
+        except (QuantityError, TypeError, ValueError):
+            why = f"quantities must match {_QUANTITY}"
+        else:
+            out[resource] = amount
+            if amount >= 0 and (amount.denominator == 1 or not _extended(resource)):
+                continue
+            why = "must be an integer" if amount >= 0 else "must be greater than or equal to 0"
+        causes.append((f"{where}[{resource}]", f"Invalid value: {raw!r}: {why}"))
+    return out
+
+
 def _resources(c: Mapping[str, Any], at: str) -> Causes:
+    """``ValidateResourceRequirements``: amounts; requests within (extended: equal to) limits."""
     causes: Causes = []
     resources = c.get("resources") or {}
-    amounts: dict[str, dict[str, Fraction]] = {}
-    for kind in ("limits", "requests"):
-        amounts[kind] = {}
-        for resource, raw in (resources.get(kind) or {}).items():
-            where = f"{at}.resources.{kind}[{resource}]"
-            try:
-                amount = parse_quantity(raw)
-            except (QuantityError, TypeError, ValueError):
-                causes.append(
-                    (
-                        where,
-                        f"Invalid value: {raw!r}: quantities must match {_QUANTITY}",
-                    )
-                )
-                continue
-            if amount < 0:
-                causes.append(
-                    (where, f"Invalid value: {raw!r}: must be greater than or equal to 0")
-                )
-            elif _extended(resource) and amount.denominator != 1:
-                causes.append((where, f"Invalid value: {raw!r}: must be an integer"))
-            amounts[kind][resource] = amount
-    limits = resources.get("limits") or {}
-    for resource, amount in amounts["requests"].items():
-        limit = amounts["limits"].get(resource)
-        if limit is None:
+    limits_given, requests_given = resources.get("limits") or {}, resources.get("requests") or {}
+    limits = _amounts(limits_given, f"{at}.resources.limits", causes)
+    requests = _amounts(requests_given, f"{at}.resources.requests", causes)
+    for resource, amount in requests.items() if limits else ():
+        limit = limits.get(resource)
+        if limit is None or (amount == limit):
             continue
         if amount > limit:
-            causes.append(
-                (
-                    f"{at}.resources.requests",
-                    f"Invalid value: {resources['requests'][resource]!r}: must be less than or "
-                    f"equal to {resource} limit of {limits[resource]}",
-                )
+            why = "must be less than or equal to"
+        elif _extended(resource):
+            why = "must be equal to"
+        else:
+            continue
+        causes.append(
+            (
+                f"{at}.resources.requests",
+                f"Invalid value: {requests_given[resource]!r}: {why} {resource} limit of "
+                f"{limits_given[resource]}",
             )
-        elif _extended(resource) and amount != limit:
-            causes.append(
-                (
-                    f"{at}.resources.requests",
-                    f"Invalid value: {resources['requests'][resource]!r}: must be equal to "
-                    f"{resource} limit of {limits[resource]}",
-                )
-            )
+        )
     return causes
 
 
@@ -363,7 +360,30 @@ def _node_selector(spec: Mapping[str, Any], at: str) -> Causes:
 
 
 def pod_spec_causes(spec: Mapping[str, Any], at: str) -> Causes:
-    """The scheduling-relevant rules ``spec`` (at field path ``at``) breaks."""
+    """The scheduling-relevant rules ``spec`` (at field path ``at``) breaks.
+
+    Specs found clean are remembered by their encoding: replicas of one template, and
+    a replay's pods of one shape, repeat the same spec under other names.
+    """
+    try:
+        key: bytes | None = at.encode() + orjson.dumps(spec)
+    except (TypeError, orjson.JSONEncodeError):
+        key = None
+    if key is not None and key in _CLEAN:
+        return []
+    causes = _spec_causes(spec, at)
+    if key is not None and not causes:
+        if len(_CLEAN) >= _CLEAN_MAX:
+            _CLEAN.clear()
+        _CLEAN.add(key)
+    return causes
+
+
+_CLEAN: set[bytes] = set()
+_CLEAN_MAX: Final = 4096
+
+
+def _spec_causes(spec: Mapping[str, Any], at: str) -> Causes:
     causes: Causes = []
     for field in ("initContainers", "containers"):
         for i, c in enumerate(spec.get(field) or []):

@@ -181,7 +181,6 @@ class Registry:
     def _body_checks(self, res: Resource, ns: str, obj: Any, name: str | None) -> dict[str, Any]:
         if not isinstance(obj, dict):
             raise errors.bad_request(f"the body must be a JSON object, got {type(obj).__name__}")
-        obj = drop_null_fields(obj)
         kind, version = obj.get("kind"), obj.get("apiVersion")
         if kind is not None and kind != res.kind:
             raise errors.bad_request(
@@ -451,7 +450,7 @@ class Registry:
                 causes = validate_pod_update(obj, prev)
             elif res.key == PRIORITY_CLASSES:
                 causes = priority_class_update_causes(obj, prev)
-                admit_priority_class(obj, self.store.items(PRIORITY_CLASSES))
+                admit_priority_class(obj, self.store.unordered(PRIORITY_CLASSES))
             if causes:
                 raise errors.invalid(res.kind, name, causes, res.group)
         else:
@@ -887,10 +886,10 @@ class Registry:
             admit_pod(
                 obj,
                 lambda name: self.store.latest(PRIORITY_CLASSES, "", name),
-                lambda: self.store.items(PRIORITY_CLASSES),
+                lambda: self.store.unordered(PRIORITY_CLASSES),
             )
         elif res.key == PRIORITY_CLASSES:
-            admit_priority_class(obj, self.store.items(PRIORITY_CLASSES))
+            admit_priority_class(obj, self.store.unordered(PRIORITY_CLASSES))
 
 
 def _healthy(pod: dict[str, Any]) -> bool:
@@ -920,8 +919,9 @@ _CORE_EVENTS: Final = _resource(CORE_EVENTS_KEY)
 
 
 def _apply(patch_type: str, target: dict[str, Any], patch: Any) -> Any:
+    """The patched object, its null fields dropped (a JSON patch can write a null)."""
     try:
-        return apply_patch(patch_type, target, patch)
+        return drop_null_fields(apply_patch(patch_type, target, patch))
     except PatchError as exc:
         if exc.code == 422:
             raise StatusError(422, "Invalid", str(exc)) from None

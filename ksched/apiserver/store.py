@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Final
 
 import orjson
@@ -111,6 +111,10 @@ class Store:
         for key in sorted(table):
             if namespace is None or key[0] == namespace:
                 yield table[key]
+
+    def unordered(self, rkey: str) -> Iterable[dict[str, Any]]:
+        """Committed objects of a resource in no order: ``items`` without its sort."""
+        return self._objects.get(rkey, {}).values()
 
     def count(self, rkey: str) -> int:
         return len(self._objects.get(rkey, {}))
