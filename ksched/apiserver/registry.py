@@ -79,6 +79,9 @@ def _uid() -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
+_OMITTED_WHEN_EMPTY: Final = ("labels", "annotations", "finalizers", "ownerReferences")
+
+
 def _copy(obj: Mapping[str, Any]) -> dict[str, Any]:
     copied: dict[str, Any] = orjson.loads(orjson.dumps(obj))
     return copied
@@ -194,6 +197,9 @@ class Registry:
         meta = obj.setdefault("metadata", {})
         if not isinstance(meta, dict):
             raise errors.invalid(res.kind, "", [("metadata", "Invalid value: must be an object")])
+        for field in _OMITTED_WHEN_EMPTY:
+            if field in meta and meta[field] in ({}, []):
+                del meta[field]  # Go's omitempty: an emptied map or list is not written
         causes = shape_causes(res, obj)
         if causes:
             raise errors.invalid(res.kind, str(meta.get("name") or ""), causes, res.group)

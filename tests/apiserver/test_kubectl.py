@@ -158,6 +158,30 @@ def test_apply_create_then_update_get_yaml(kubectl: Kubectl) -> None:
     assert "unchanged" in kubectl("apply", "-f", "-", stdin=changed).stdout
 
 
+def test_diff_shows_only_what_changes(kubectl: Kubectl) -> None:
+    """kubectl diff dry-runs a patch on the server; an emptied map is not written, as upstream."""
+    kubectl("create", "deployment", "diffed", "--image=nginx", "--replicas=2")
+    manifest = (
+        DEPLOYMENT.replace("name: web", "name: diffed")
+        .replace("app: web", "app: diffed")
+        .replace("nginx:1.27", "nginx")
+        .replace("replicas: 2", "replicas: 3")
+    )
+    manifest = manifest.replace(
+        "        resources:\n          requests: {cpu: 100m, memory: 64Mi}\n", ""
+    )
+    result = kubectl("diff", "-f", "-", stdin=manifest, check=False)
+    assert result.returncode == 1, result.stderr  # 1: differences found
+    changed = [
+        line
+        for line in result.stdout.splitlines()
+        if line[:1] in "+-" and not line.startswith(("+++", "---"))
+    ]
+    assert changed == ["-  generation: 1", "+  generation: 2", "-  replicas: 2", "+  replicas: 3"]
+    assert _get(kubectl, "deployment", "diffed")["spec"]["replicas"] == 2  # a dry run
+    kubectl("delete", "deployment", "diffed")
+
+
 def test_get_prints_server_side_columns(kubectl: Kubectl) -> None:
     kubectl("apply", "-f", "-", stdin=POD.replace("name: solo", "name: table"))
     header, row = kubectl("get", "pod", "table", "-o", "wide").stdout.splitlines()[:2]
