@@ -251,16 +251,19 @@ def http(apiserver: ApiServerProcess) -> Iterator[httpx.Client]:
 
 
 def _baseline(client: httpx.Client) -> None:
-    """(Re)create the objects most fuzzed requests address, so they get past 404."""
-    client.post("/api/v1/namespaces", json={"metadata": {"name": "fuzz"}})
+    """(Re)create the objects fuzzed requests address ("fz", "n1"), so they get past 404."""
+    for ns in ("default", "fuzz"):  # a fuzzed DELETE may have removed either
+        client.post("/api/v1/namespaces", json={"metadata": {"name": ns}})
     client.post("/api/v1/nodes", json=VALID["nodes"] | {"metadata": {"name": "n1"}})
-    for ns in ("default", "fuzz"):
-        for plural, base in (
-            ("pods", "/api/v1"),
-            ("deployments", "/apis/apps/v1"),
-            ("poddisruptionbudgets", "/apis/policy/v1"),
-        ):
-            client.post(f"{base}/namespaces/{ns}/{plural}", json=VALID[plural])
+    for res in RESOURCES:
+        body = VALID.get(res.plural)
+        if body is None or res.plural == "bindings" or "kind" not in body:
+            continue
+        if res.api_version != body.get("apiVersion"):
+            continue  # events.k8s.io: the core shape would only be refused
+        for ns in ("default", "fuzz") if res.namespaced else (None,):
+            where = f"/namespaces/{ns}" if ns else ""
+            client.post(f"{res.base_path()}{where}/{res.plural}", json=body)
 
 
 def test_malformed_requests_get_status_errors_never_5xx(http: httpx.Client) -> None:
