@@ -94,6 +94,13 @@ def _decode(raw: bytes, content_type: str, *, patch: bool = False) -> Any:
     return drop_null_fields(body) if b"null" in raw and not patch else body
 
 
+def _decode_protobuf(raw: bytes) -> dict[str, Any]:
+    try:
+        return decode_object(raw)
+    except ProtobufError as exc:
+        raise errors.bad_request(f"the request body is not valid protobuf: {exc}") from None
+
+
 _NO_QUERY: Final = QueryParams()
 
 
@@ -295,10 +302,7 @@ class ApiServerApp:
                 )
             return _decode(raw, _JSON, patch=True)
         if content_type == PROTOBUF:
-            try:
-                return decode_object(raw)
-            except ProtobufError as exc:
-                raise errors.bad_request(f"the request body is not valid protobuf: {exc}") from None
+            return _decode_protobuf(raw)
         if content_type not in (_JSON, *_YAML_TYPES):
             raise StatusError(
                 415,
@@ -383,9 +387,11 @@ class ApiServerApp:
         raw = await request.body()
         options: Mapping[str, Any] = {}
         if raw.strip():
-            decoded = _decode(
-                raw, _content_type(request) if _content_type(request) in _YAML_TYPES else _JSON
-            )
+            content_type = _content_type(request)
+            if content_type == PROTOBUF:  # typed clients send DeleteOptions as protobuf
+                decoded = _decode_protobuf(raw)
+            else:
+                decoded = _decode(raw, content_type if content_type in _YAML_TYPES else _JSON)
             if not isinstance(decoded, dict):
                 raise errors.bad_request("DeleteOptions must be a JSON object")
             options = decoded

@@ -239,6 +239,19 @@ def test_create_commands_send_protobuf_bodies(kubectl: Kubectl) -> None:
     assert (row[1], row[2], row[4]) == ("700", "false", "Never")
     assert any(r.startswith("system-node-critical ") for r in rows)
     kubectl("delete", "priorityclass", "made")
+    # drain without eviction deletes through a typed client: DeleteOptions as protobuf.
+    kubectl("create", "-f", "-", stdin="apiVersion: v1\nkind: Node\nmetadata: {name: drained}\n")
+    bound = POD.replace("name: solo", "name: on-drained").replace(
+        "spec:", "spec:\n  nodeName: drained", 1
+    )
+    kubectl("create", "-f", "-", stdin=bound)
+    drained = kubectl(
+        "drain", "drained", "--disable-eviction", "--force", "--grace-period=0", "--timeout=60s"
+    )
+    assert "node/drained drained" in drained.stdout
+    gone = kubectl("get", "pod", "on-drained", check=False)
+    assert gone.returncode != 0 and "NotFound" in gone.stderr
+    kubectl("delete", "node", "drained")
 
 
 def test_describe_shows_events_written_through_events_k8s_io(kubectl: Kubectl) -> None:
