@@ -143,6 +143,7 @@ class DeploymentController(Controller):
             else (0, replicas)
         )
         if spec.get("paused"):
+            self._sync_revision(d, new)
             self._update_status(d, new, rss, unavailable)
             return
         if new is None:
@@ -155,7 +156,19 @@ class DeploymentController(Controller):
         else:
             self._rolling(d, new, olds, replicas, surge, unavailable)
         self._cleanup(d, olds)
+        self._sync_revision(d, new)
         self._update_status(d, new, rss, unavailable)
+
+    def _sync_revision(self, d: Obj, new: Obj | None) -> None:
+        """The Deployment carries its new ReplicaSet's revision, as upstream's
+        ``SetDeploymentRevision``: ``kubectl rollout undo`` patches that annotation."""
+        if new is None:
+            return
+        revision = (new["metadata"].get("annotations") or {}).get(REVISION)
+        meta = d["metadata"]
+        if revision and (meta.get("annotations") or {}).get(REVISION) != revision:
+            patch = {"metadata": {"annotations": {REVISION: revision}}}
+            self.client.patch(DEPLOYMENTS, meta["name"], patch, meta.get("namespace"))
 
     def _next_rev(self, olds: list[Obj]) -> int:
         return max(map(_revision, olds), default=0) + 1

@@ -389,6 +389,19 @@ def test_rollout_status_with_controllers_and_kubelets(
             result.stderr + (tls_server.workdir / "components.log").read_text()[-3000:]
         )
         assert 'deployment "rolled" successfully rolled out' in result.stdout
+        # A second revision, then back: undo patches the Deployment's revision annotation.
+        kubectl("set", "image", "deployment/rolled", "nginx=nginx:1.28")
+        kubectl("rollout", "status", "deployment/rolled", "--timeout=90s")
+        history = kubectl("rollout", "history", "deployment/rolled").stdout.split()
+        assert history[-4:] == ["1", "<none>", "2", "<none>"], history
+        assert (
+            "deployment.apps/rolled rolled back"
+            in kubectl("rollout", "undo", "deployment/rolled").stdout
+        )
+        kubectl("rollout", "status", "deployment/rolled", "--timeout=90s")
+        rolled = _get(kubectl, "deployment", "rolled")
+        assert rolled["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.27"
+        assert rolled["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "3"
     finally:
         stop.set()
         for proc in procs:
