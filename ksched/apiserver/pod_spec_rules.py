@@ -16,9 +16,8 @@ from collections.abc import Mapping
 from fractions import Fraction
 from typing import Any, Final
 
-import orjson
-
 from ksched.api import QuantityError, parse_quantity
+from ksched.apiserver.clean_memo import CleanMemo
 from ksched.apiserver.names import label_value_problem, qualified_name_problem
 
 __all__ = ["pod_spec_causes"]
@@ -362,25 +361,13 @@ def _node_selector(spec: Mapping[str, Any], at: str) -> Causes:
 def pod_spec_causes(spec: Mapping[str, Any], at: str) -> Causes:
     """The scheduling-relevant rules ``spec`` (at field path ``at``) breaks.
 
-    Specs found clean are remembered by their encoding: replicas of one template, and
-    a replay's pods of one shape, repeat the same spec under other names.
+    Clean specs are remembered: replicas of one template, and a replay's pods of one
+    shape, repeat the same spec under other names.
     """
-    try:
-        key: bytes | None = at.encode() + orjson.dumps(spec)
-    except (TypeError, orjson.JSONEncodeError):
-        key = None
-    if key is not None and key in _CLEAN:
-        return []
-    causes = _spec_causes(spec, at)
-    if key is not None and not causes:
-        if len(_CLEAN) >= _CLEAN_MAX:
-            _CLEAN.clear()
-        _CLEAN.add(key)
-    return causes
+    return _CLEAN.causes(at, spec, lambda: _spec_causes(spec, at))
 
 
-_CLEAN: set[bytes] = set()
-_CLEAN_MAX: Final = 4096
+_CLEAN = CleanMemo()
 
 
 def _spec_causes(spec: Mapping[str, Any], at: str) -> Causes:

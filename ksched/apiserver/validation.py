@@ -10,7 +10,6 @@ import re
 from collections.abc import Callable
 from typing import Any, Final
 
-import orjson
 from pydantic import Field, ValidationError
 
 from ksched.api import (
@@ -25,6 +24,7 @@ from ksched.api import (
     PodDisruptionBudget,
     PodSpec,
 )
+from ksched.apiserver.clean_memo import CleanMemo
 from ksched.apiserver.names import (
     DNS1123_LABEL,
     DNS1123_SUBDOMAIN,
@@ -352,8 +352,7 @@ _RULES: Final[dict[str, Callable[[dict[str, Any]], Causes]]] = {
 # Bodies that passed the type check, less their names: replicas of one template
 # (a ReplicaSet's pods, a benchmark's) differ only in name, and a name's type
 # is checked on its own.  Building the typed model is most of a create's cost.
-_WELL_TYPED: set[bytes] = set()
-_WELL_TYPED_MAX: Final = 4096
+_WELL_TYPED = CleanMemo(sort_keys=True)
 
 
 def shape_causes(resource: Resource, obj: dict[str, Any]) -> Causes:
@@ -363,21 +362,10 @@ def shape_causes(resource: Resource, obj: dict[str, Any]) -> Causes:
         return [("metadata", "Required value: must be an object")]
     model = MODELS.get(resource.key, K8sObject)
     probe = {**obj, "apiVersion": resource.api_version, "kind": resource.kind}
-    key = None
-    if isinstance(meta.get("name", ""), str):
-        unnamed = {**probe, "metadata": {**meta, "name": ""}}
-        try:
-            key = resource.key.encode() + orjson.dumps(unnamed, option=orjson.OPT_SORT_KEYS)
-        except (TypeError, orjson.JSONEncodeError):
-            key = None
-        if key is not None and key in _WELL_TYPED:
-            return []
-    causes = _shape(model, probe)
-    if key is not None and not causes:
-        if len(_WELL_TYPED) >= _WELL_TYPED_MAX:
-            _WELL_TYPED.clear()
-        _WELL_TYPED.add(key)
-    return causes
+    if not isinstance(meta.get("name", ""), str):
+        return _shape(model, probe)
+    unnamed = {**probe, "metadata": {**meta, "name": ""}}
+    return _WELL_TYPED.causes(resource.key, unnamed, lambda: _shape(model, probe))
 
 
 def validate_object(resource: Resource, obj: dict[str, Any]) -> Causes:
