@@ -14,9 +14,9 @@ from typing import Any
 
 import orjson
 
-__all__ = ["CleanMemo"]
+from ksched.apiserver.errors import Causes
 
-Causes = list[tuple[str, str]]
+__all__ = ["CleanMemo"]
 
 
 class CleanMemo:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from ksched.api import QuantityError, parse_quantity
+from ksched.apiserver.priority_classes import DEFAULT_POLICY
 
 __all__ = ["apply_defaults", "qos_class"]
 
@@ -167,7 +168,7 @@ def _node(obj: dict[str, Any]) -> None:
 
 
 def _priority_class(obj: dict[str, Any]) -> None:
-    obj.setdefault("preemptionPolicy", "PreemptLowerPriority")
+    obj.setdefault("preemptionPolicy", DEFAULT_POLICY)
 
 
 DEFAULTERS: Final[dict[str, Callable[[dict[str, Any]], None]]] = {

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "Causes",
     "StatusError",
     "already_exists",
     "bad_request",
@@ -19,6 +20,7 @@ __all__ = [
     "invalid",
     "method_not_allowed",
     "not_found",
+    "not_supported",
     "status_body",
     "unauthorized",
 ]
@@ -98,7 +100,17 @@ def conflict(resource: str, name: str, why: str, group: str = "") -> StatusError
     )
 
 
-def invalid(kind: str, name: str, causes: list[tuple[str, str]], group: str = "") -> StatusError:
+# An object's problems: ``(field path, message)`` pairs, as upstream's field errors.
+Causes = list[tuple[str, str]]
+
+
+def not_supported(at: str, value: Any, allowed: tuple[str, ...]) -> tuple[str, str]:
+    """Upstream ``field.NotSupported``: the value, and the values that are."""
+    listed = ", ".join(f'"{v}"' for v in allowed)
+    return (at, f"Unsupported value: {value!r}: supported values: {listed}")
+
+
+def invalid(kind: str, name: str, causes: Causes, group: str = "") -> StatusError:
     """422 Invalid; ``causes`` are ``(field path, message)`` pairs, as upstream's field errors."""
     text = ", ".join(f"{field}: {message}" if field else message for field, message in causes)
     details = _details(kind, name, group)

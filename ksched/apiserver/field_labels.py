@@ -15,37 +15,23 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from ksched.apiserver.event_view import CORE_EVENTS_KEY, EVENTS_VIEW_KEY
+from ksched.apiserver.selectors import field_reader
 
 __all__ = ["FieldGetter", "field_labels"]
 
 FieldGetter = Callable[[Mapping[str, Any]], str]
 
 
-def _path(path: str, default: str = "") -> FieldGetter:
-    parts = tuple(path.split("."))
-
-    def get(obj: Mapping[str, Any]) -> str:
-        node: Any = obj
-        for part in parts:
-            if not isinstance(node, Mapping):
-                return default
-            node = node.get(part)
-        if node is None:
-            return default
-        if isinstance(node, bool):
-            return "true" if node else "false"
-        return str(node)
-
-    return get
-
-
 def _event_source(obj: Mapping[str, Any]) -> str:
     # EventToSelectableFields: the source's component, else the reporting controller.
-    return _path("source.component")(obj) or _path("reportingComponent")(obj)
+    return field_reader("source.component")(obj) or field_reader("reportingComponent")(obj)
 
 
-_NAME: Final[dict[str, FieldGetter]] = {"metadata.name": _path("metadata.name")}
-_META: Final[dict[str, FieldGetter]] = {**_NAME, "metadata.namespace": _path("metadata.namespace")}
+_NAME: Final[dict[str, FieldGetter]] = {"metadata.name": field_reader("metadata.name")}
+_META: Final[dict[str, FieldGetter]] = {
+    **_NAME,
+    "metadata.namespace": field_reader("metadata.namespace"),
+}
 _INVOLVED: Final = (
     "kind",
     "namespace",
@@ -57,16 +43,16 @@ _INVOLVED: Final = (
 )
 _EVENT_COMMON: Final[dict[str, FieldGetter]] = {
     **_META,
-    "reason": _path("reason"),
+    "reason": field_reader("reason"),
     "source": _event_source,
-    "type": _path("type"),
+    "type": field_reader("type"),
 }
 
 _TABLES: Final[dict[str, dict[str, FieldGetter]]] = {
     "core/pods": {
         **_META,
         **{
-            label: _path(label)
+            label: field_reader(label)
             for label in (
                 "spec.nodeName",
                 "spec.restartPolicy",
@@ -77,25 +63,25 @@ _TABLES: Final[dict[str, dict[str, FieldGetter]]] = {
                 "status.nominatedNodeName",
             )
         },
-        "spec.hostNetwork": _path("spec.hostNetwork", "false"),
-        "spec.host": _path("spec.nodeName"),  # old v1 clients' name for spec.nodeName
+        "spec.hostNetwork": field_reader("spec.hostNetwork", "false"),
+        "spec.host": field_reader("spec.nodeName"),  # old v1 clients' name for spec.nodeName
     },
-    "core/nodes": {**_NAME, "spec.unschedulable": _path("spec.unschedulable", "false")},
-    "core/namespaces": {**_NAME, "status.phase": _path("status.phase")},
+    "core/nodes": {**_NAME, "spec.unschedulable": field_reader("spec.unschedulable", "false")},
+    "core/namespaces": {**_NAME, "status.phase": field_reader("status.phase")},
     CORE_EVENTS_KEY: {
         **_EVENT_COMMON,
-        **{f"involvedObject.{f}": _path(f"involvedObject.{f}") for f in _INVOLVED},
-        "reportingComponent": _path("reportingComponent"),
+        **{f"involvedObject.{f}": field_reader(f"involvedObject.{f}") for f in _INVOLVED},
+        "reportingComponent": field_reader("reportingComponent"),
     },
     # The view selects on the core objects it is served from, by the events.k8s.io names
     # (pkg/apis/events/v1/conversion.go); the core spellings are not accepted there.
     EVENTS_VIEW_KEY: {
         **_EVENT_COMMON,
-        **{f"regarding.{f}": _path(f"involvedObject.{f}") for f in _INVOLVED},
-        "reportingController": _path("reportingComponent"),
+        **{f"regarding.{f}": field_reader(f"involvedObject.{f}") for f in _INVOLVED},
+        "reportingController": field_reader("reportingComponent"),
     },
-    "apps/replicasets": {**_META, "status.replicas": _path("status.replicas", "0")},
-    "batch/jobs": {**_META, "status.successful": _path("status.succeeded", "0")},
+    "apps/replicasets": {**_META, "status.replicas": field_reader("status.replicas", "0")},
+    "batch/jobs": {**_META, "status.successful": field_reader("status.succeeded", "0")},
 }
 
 

@@ -18,11 +18,11 @@ from typing import Any, Final
 
 from ksched.api import QuantityError, parse_quantity
 from ksched.apiserver.clean_memo import CleanMemo
+from ksched.apiserver.errors import Causes, not_supported
 from ksched.apiserver.names import label_value_problem, qualified_name_problem
 
 __all__ = ["pod_spec_causes"]
 
-Causes = list[tuple[str, str]]
 
 _INTEGER: Final = re.compile(r"^-?[0-9]+$")
 _QUANTITY: Final = "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
@@ -32,12 +32,6 @@ _SPREAD_ACTIONS: Final = ("DoNotSchedule", "ScheduleAnyway")
 _POLICIES: Final = ("Honor", "Ignore")
 _NODE_OPERATORS: Final = ("In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt")
 _LABEL_OPERATORS: Final = ("In", "NotIn", "Exists", "DoesNotExist")
-
-
-def _unsupported(at: str, value: Any, allowed: tuple[str, ...]) -> tuple[str, str]:
-    """Upstream ``field.NotSupported``: the value and the values that are."""
-    listed = ", ".join(f'"{v}"' for v in allowed)
-    return (at, f"Unsupported value: {value!r}: supported values: {listed}")
 
 
 def _extended(resource: str) -> bool:
@@ -116,7 +110,7 @@ def _ports(c: Mapping[str, Any], at: str) -> Causes:
             )
         protocol = port.get("protocol")
         if protocol is not None and protocol not in _PROTOCOLS:
-            causes.append(_unsupported(f"{where}.protocol", protocol, _PROTOCOLS))
+            causes.append(not_supported(f"{where}.protocol", protocol, _PROTOCOLS))
     return causes
 
 
@@ -160,9 +154,9 @@ def _tolerations(spec: Mapping[str, Any], at: str) -> Causes:
                     )
                 )
         else:
-            causes.append(_unsupported(f"{where}.operator", operator, ("Equal", "Exists")))
+            causes.append(not_supported(f"{where}.operator", operator, ("Equal", "Exists")))
         if effect and effect not in _TAINT_EFFECTS:
-            causes.append(_unsupported(f"{where}.effect", effect, _TAINT_EFFECTS))
+            causes.append(not_supported(f"{where}.effect", effect, _TAINT_EFFECTS))
     return causes
 
 
@@ -205,7 +199,7 @@ def _requirement(
                 (f"{where}.values[0]", f"Invalid value: {values[0]!r}: must be an integer")
             )
     else:
-        causes.append(_unsupported(f"{where}.operator", operator, operators))
+        causes.append(not_supported(f"{where}.operator", operator, operators))
     return causes
 
 
@@ -223,7 +217,7 @@ def _node_selector_term(term: Mapping[str, Any], where: str) -> Causes:
                 )
             )
         if field.get("operator") not in ("In", "NotIn"):
-            causes.append(_unsupported(f"{at}.operator", field.get("operator"), ("In", "NotIn")))
+            causes.append(not_supported(f"{at}.operator", field.get("operator"), ("In", "NotIn")))
         elif len(field.get("values") or []) != 1:
             causes.append(
                 (
@@ -318,7 +312,7 @@ def _spread(spec: Mapping[str, Any], at: str) -> Causes:
         causes += _topology_key(key, f"{where}.topologyKey")
         action = c.get("whenUnsatisfiable") or ""
         if action not in _SPREAD_ACTIONS:
-            causes.append(_unsupported(f"{where}.whenUnsatisfiable", action, _SPREAD_ACTIONS))
+            causes.append(not_supported(f"{where}.whenUnsatisfiable", action, _SPREAD_ACTIONS))
         domains = c.get("minDomains")
         if domains is not None:
             if domains <= 0:
@@ -336,7 +330,7 @@ def _spread(spec: Mapping[str, Any], at: str) -> Causes:
         for policy in ("nodeAffinityPolicy", "nodeTaintsPolicy"):
             value = c.get(policy)
             if value is not None and value not in _POLICIES:
-                causes.append(_unsupported(f"{where}.{policy}", value, _POLICIES))
+                causes.append(not_supported(f"{where}.{policy}", value, _POLICIES))
         if (key, action) in seen:
             causes.append(
                 (

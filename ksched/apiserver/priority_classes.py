@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
 
 from ksched.apiserver import errors
+from ksched.apiserver.errors import Causes
 
 __all__ = [
     "PRIORITY_CLASSES",
@@ -45,7 +46,6 @@ _SYSTEM: Final = {
 _POLICIES: Final = ("PreemptLowerPriority", "Never")
 DEFAULT_POLICY: Final = "PreemptLowerPriority"
 
-Causes = list[tuple[str, str]]
 Lookup = Callable[[str], Mapping[str, Any] | None]
 
 
@@ -92,10 +92,7 @@ def priority_class_causes(obj: Mapping[str, Any]) -> Causes:
         )
     policy = obj.get("preemptionPolicy")
     if policy is not None and policy not in _POLICIES:
-        listed = ", ".join(f'"{p}"' for p in _POLICIES)
-        causes.append(
-            ("preemptionPolicy", f"Unsupported value: {policy!r}: supported values: {listed}")
-        )
+        causes.append(errors.not_supported("preemptionPolicy", policy, _POLICIES))
     return causes
 
 

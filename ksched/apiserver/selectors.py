@@ -19,6 +19,7 @@ from ksched.apiserver.errors import bad_request
 __all__ = [
     "FieldSelector",
     "LabelSelector",
+    "field_reader",
     "match_label_selector_object",
     "parse_field_selector",
     "parse_label_selector",
@@ -162,17 +163,24 @@ def match_label_selector_object(selector: Any, labels: Mapping[str, str]) -> boo
     return True
 
 
-def _field_value(obj: Mapping[str, Any], path: str) -> str:
-    node: Any = obj
-    for part in path.split("."):
-        if not isinstance(node, Mapping):
-            return ""
-        node = node.get(part)
-    if node is None:
-        return ""
-    if isinstance(node, bool):
-        return "true" if node else "false"
-    return str(node)
+def field_reader(path: str, default: str = "") -> Callable[[Mapping[str, Any]], str]:
+    """Reads a dotted field path as a field selector compares it: ``default`` when missing,
+    a bool as "true"/"false" (upstream's selectable-field sets render them so)."""
+    parts = tuple(path.split("."))
+
+    def read(obj: Mapping[str, Any]) -> str:
+        node: Any = obj
+        for part in parts:
+            if not isinstance(node, Mapping):
+                return default
+            node = node.get(part)
+        if node is None:
+            return default
+        if isinstance(node, bool):
+            return "true" if node else "false"
+        return str(node)
+
+    return read
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,7 +190,7 @@ class FieldSelector:
     terms: tuple[tuple[str, bool, str], ...]
 
     def matches(self, obj: Mapping[str, Any]) -> bool:
-        return all((_field_value(obj, p) == v) == eq for p, eq, v in self.terms)
+        return all((field_reader(p)(obj) == v) == eq for p, eq, v in self.terms)
 
     def value_of(self, path: str) -> str | None:
         """The value an equality term pins ``path`` to, for index lookups."""

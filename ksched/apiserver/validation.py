@@ -25,6 +25,7 @@ from ksched.api import (
     PodSpec,
 )
 from ksched.apiserver.clean_memo import CleanMemo
+from ksched.apiserver.errors import Causes, not_supported
 from ksched.apiserver.names import (
     DNS1123_LABEL,
     DNS1123_SUBDOMAIN,
@@ -35,9 +36,8 @@ from ksched.apiserver.pod_spec_rules import pod_spec_causes
 from ksched.apiserver.priority_classes import priority_class_causes
 from ksched.apiserver.resources import Resource
 
-__all__ = ["Causes", "shape_causes", "validate_object", "validate_pod_update"]
+__all__ = ["shape_causes", "validate_object", "validate_pod_update"]
 
-Causes = list[tuple[str, str]]
 
 _RESTART_POLICIES: Final = ("Always", "OnFailure", "Never")
 _PERCENT: Final = re.compile(r"^[0-9]+%$")
@@ -295,12 +295,7 @@ def _deployment(obj: dict[str, Any]) -> Causes:
         if not bad and isinstance(rolling.get("maxUnavailable"), str) and unavailable > 100:
             causes.append((f"{at}.maxUnavailable", "Invalid value: must not be greater than 100%"))
     else:
-        causes.append(
-            (
-                "spec.strategy.type",
-                f'Unsupported value: {kind!r}: supported values: "Recreate", "RollingUpdate"',
-            )
-        )
+        causes.append(not_supported("spec.strategy.type", kind, ("Recreate", "RollingUpdate")))
     return causes
 
 
@@ -310,10 +305,10 @@ def _job(obj: dict[str, Any]) -> Causes:
     causes = _containers(template, "spec.template.spec")
     if template.get("restartPolicy") not in ("OnFailure", "Never"):
         causes.append(
-            (
+            not_supported(
                 "spec.template.spec.restartPolicy",
-                f"Unsupported value: {template.get('restartPolicy')!r}: supported values: "
-                '"OnFailure", "Never"',
+                template.get("restartPolicy"),
+                ("OnFailure", "Never"),
             )
         )
     if spec.get("manualSelector"):
