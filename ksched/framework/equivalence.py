@@ -19,12 +19,17 @@ Pods are compared on what scheduling reads of them.  What an API server
 stamps on each pod separately but no plugin reads is left out: containers'
 untyped fields (mounts, env, probes) and the volumes that need nothing of a
 node (the service-account token's projected volume has a random name per
-pod).  A ``node_local`` plugin must not read those.
+pod).  A ``node_local`` plugin must not read those.  Of the annotations, only
+the keys the profile's ``node_local`` plugins say they read
+(``pod_annotations``) are compared, so a per-pod annotation no plugin reads
+(the simulated kubelet's run time) does not make every pod a class of its
+own; a ``node_local`` plugin that says nothing is taken to read them all.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,7 +57,8 @@ class ClassEntry:
 
     pod: PodInfo
     spec: dict[str, Any]
-    # A copy: GPU-share Reserve writes the chosen GPUs into the representative's annotations.
+    # The compared annotations, copied: GPU-share Reserve writes the chosen GPUs into the
+    # representative's.
     annotations: dict[str, str] = field(default_factory=dict)
     seen: int = 1
     node_generation: int = -1
@@ -104,13 +110,35 @@ def scheduling_fields(spec: PodSpec) -> dict[str, Any]:
     return fields
 
 
-def same_pod_class(entry: ClassEntry, b: PodInfo) -> bool:
-    """Same scheduling fields, labels, annotations and namespace: all a plugin may read."""
+def read_annotations(plugins: Iterable[Any]) -> frozenset[str] | None:
+    """The pod annotation keys the ``node_local`` plugins read; None (all) if one does not say."""
+    keys: set[str] = set()
+    for plugin in plugins:
+        if getattr(plugin, "node_local", False):
+            declared = getattr(plugin, "pod_annotations", None)
+            if declared is None:
+                return None
+            keys.update(declared)
+    return frozenset(keys)
+
+
+def compared_annotations(
+    annotations: Mapping[str, str], keys: frozenset[str] | None
+) -> dict[str, str]:
+    """The annotations a class is told apart by: those under ``keys`` (all when None)."""
+    if keys is None:
+        return dict(annotations)
+    return {k: annotations[k] for k in keys if k in annotations}
+
+
+def same_pod_class(entry: ClassEntry, b: PodInfo, keys: frozenset[str] | None = None) -> bool:
+    """Same scheduling fields, labels, read annotations and namespace: all a plugin may read."""
     pa, pb = entry.pod.pod, b.pod
+    notes = pb.metadata.annotations
     return (
         entry.pod.namespace == b.namespace
         and pa.metadata.labels == pb.metadata.labels
-        and entry.annotations == pb.metadata.annotations
+        and entry.annotations == (notes if keys is None else compared_annotations(notes, keys))
         and entry.spec == scheduling_fields(pb.spec)
     )
 
@@ -126,8 +154,15 @@ class EquivalenceCache:
     next retry, and every retry filtered every node again.
     """
 
-    def __init__(self, capacity: int = MAX_CLASSES, budget: int = ARRAY_BUDGET) -> None:
+    def __init__(
+        self,
+        capacity: int = MAX_CLASSES,
+        budget: int = ARRAY_BUDGET,
+        annotation_keys: frozenset[str] | None = None,
+    ) -> None:
         self.capacity = capacity
+        # The pod annotations compared (``read_annotations``); None: all of them.
+        self.annotation_keys = annotation_keys
         self.budget = budget
         self._entries: dict[tuple[Any, ...], list[ClassEntry]] = {}
         # id(entry) -> (pre-key, entry), least recently used first, one per tier.
@@ -152,12 +187,13 @@ class EquivalenceCache:
         if bucket is None:
             bucket = self._entries[key] = []
         for entry in bucket:
-            if same_pod_class(entry, pod):
+            if same_pod_class(entry, pod, self.annotation_keys):
                 entry.seen += 1
                 self._touch(key, entry)
                 return entry
         # The spec's fields now: binding later writes nodeName into the pod's own spec.
-        entry = ClassEntry(pod, scheduling_fields(pod.pod.spec), dict(pod.pod.metadata.annotations))
+        notes = compared_annotations(pod.pod.metadata.annotations, self.annotation_keys)
+        entry = ClassEntry(pod, scheduling_fields(pod.pod.spec), notes)
         bucket.append(entry)
         self._once[id(entry)] = (key, entry)
         if len(self._once) > self.capacity:

@@ -17,7 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ksched.framework.cycle_state import CycleState
-from ksched.framework.equivalence import ClassEntry, EquivalenceCache
+from ksched.framework.equivalence import ClassEntry, EquivalenceCache, read_annotations
 from ksched.framework.handle import Handle
 from ksched.framework.interface import (
     MAX_NODE_SCORE,
@@ -177,7 +177,7 @@ class Framework:
         self.post_bind = at(ExtensionPoint.POST_BIND)
         self._vector_filters = [hasattr(p, "filter_nodes") for p in self.filters]
         self._scalar_filters = [i for i, vec in enumerate(self._vector_filters) if not vec]
-        self.equivalence = EquivalenceCache()
+        self.equivalence = EquivalenceCache(annotation_keys=read_annotations(self.plugins.values()))
         self._active: dict[tuple[str, frozenset[str]], _Active] = {}
         handle.framework = self
 

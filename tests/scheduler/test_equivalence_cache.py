@@ -381,3 +381,56 @@ def test_arrays_built_after_a_lookup_count_at_the_next_one() -> None:
     cache.lookup(_info("other", "99m"))  # counts the third class's 4,000 bytes: 12,000 in all
     assert cache.lookup(_info("q0-back", "10m")) is not entries[0]
     assert cache.lookup(_info("q1-back", "11m")) is entries[1]
+
+
+def _annotated(name: str, **annotations: str) -> PodInfo:
+    from ksched.api.pod import Pod
+    from ksched.testing.scenarios import pod_json
+
+    doc = pod_json(name, cpu="1")
+    doc["metadata"]["annotations"] = annotations
+    return PodInfo.from_pod(Pod.model_validate(doc))
+
+
+class _Reads:
+    node_local = True
+
+    def __init__(self, keys: frozenset[str] | None) -> None:
+        if keys is not None:
+            self.pod_annotations = keys
+
+
+def test_only_annotations_a_node_local_plugin_reads_split_a_class() -> None:
+    from ksched.framework.equivalence import EquivalenceCache, read_annotations
+    from ksched.framework.plugins.gpushare import GPU_ANNOTATIONS, GPU_MILLI
+
+    gpu = read_annotations([_Reads(frozenset()), _Reads(GPU_ANNOTATIONS)])
+    assert gpu == GPU_ANNOTATIONS
+    cache = EquivalenceCache(annotation_keys=gpu)
+    first = cache.lookup(_annotated("a", **{GPU_MILLI: "500", "run-for": "3"}))
+    assert cache.lookup(_annotated("b", **{GPU_MILLI: "500", "run-for": "9"})) is first
+    assert cache.lookup(_annotated("c", **{GPU_MILLI: "300", "run-for": "3"})) is not first
+    # One node_local plugin that does not say what it reads: every annotation counts.
+    assert read_annotations([_Reads(GPU_ANNOTATIONS), _Reads(None)]) is None
+    assert read_annotations([object()]) == frozenset()  # not node_local: the cache is off
+    cache = EquivalenceCache(annotation_keys=None)
+    first = cache.lookup(_annotated("a", **{GPU_MILLI: "500", "run-for": "3"}))
+    assert cache.lookup(_annotated("b", **{GPU_MILLI: "500", "run-for": "9"})) is not first
+
+
+def test_default_profile_shares_classes_across_an_annotation_it_does_not_read() -> None:
+    """Each pod's own run-time annotation (as ``ksched replay --through-api`` stamps)."""
+    twin = Twin.build(5)
+    twin.add_nodes(fleet(20))
+    for i in range(60):
+        template = TEMPLATES[i % 2]
+        for sched in twin.both:
+            doc = pod(f"pod-{i}", **template)
+            doc.metadata.annotations = {"ksched.io/duration-seconds": f"{i}.5"}
+            sched.add_pod(doc)
+    assert len(twin.run()) == 60
+    fwk = twin.cached.profiles["default-scheduler"]
+    assert fwk.equivalence.annotation_keys == frozenset()
+    assert len(fwk.equivalence) == 2
+    assert twin.cache_was_used()
+    twin.assert_same_state()

@@ -96,6 +96,7 @@ class ImageLocality:
     # Scores depend on the node's images and the cluster's image spread, which
     # change only with the nodes themselves (that invalidates cached results).
     node_local = True
+    pod_annotations: frozenset[str] = frozenset()  # it reads no pod annotation
     node_object_only = True
 
     def __init__(self) -> None:

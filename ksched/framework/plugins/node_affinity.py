@@ -142,6 +142,7 @@ class NodeAffinity:
     """Filter on required node affinity and nodeSelector; score preferred node affinity."""
 
     node_local = True  # a node's verdict depends only on the pod and that node's labels and name
+    pod_annotations: frozenset[str] = frozenset()  # it reads no pod annotation
     node_object_only = True
 
     def __init__(self, args: NodeAffinityArgs) -> None:

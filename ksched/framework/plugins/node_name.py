@@ -25,6 +25,7 @@ class NodeName:
     # Verdicts on a node depend only on the pod and that node (see ksched.framework.equivalence),
     # and of the node only on its name, not its pods.
     node_local = True
+    pod_annotations: frozenset[str] = frozenset()  # it reads no pod annotation
     node_object_only = True
 
     @property

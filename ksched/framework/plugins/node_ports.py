@@ -123,6 +123,7 @@ class NodePorts:
     """Filter out nodes where a wanted host port is already in use."""
 
     node_local = True  # a node's verdict depends only on the pod and that node's pods
+    pod_annotations: frozenset[str] = frozenset()  # it reads no pod annotation
 
     def __init__(self) -> None:
         self._index: _PortIndex | None = None

@@ -129,6 +129,7 @@ class TaintToleration:
     """Filter on NoSchedule/NoExecute taints; score by untolerated PreferNoSchedule taints."""
 
     node_local = True  # a node's verdict depends only on the pod and that node's taints
+    pod_annotations: frozenset[str] = frozenset()  # it reads no pod annotation
     node_object_only = True
 
     def __init__(self) -> None:

@@ -34,6 +34,7 @@ from pydantic.alias_generators import to_camel
 from ksched.framework.cycle_state import CycleState
 from ksched.framework.interface import MAX_NODE_SCORE
 from ksched.framework.plugins.gpushare import (
+    GPU_ANNOTATIONS,
     GpuRequest,
     GpuShareState,
     first_free,
@@ -158,6 +159,7 @@ def packed_placement_row(free: list[int], request: GpuRequest) -> list[int]:
 
 class FGDScore:
     node_local = True  # the node's own CPU and GPU layout only
+    pod_annotations = GPU_ANNOTATIONS  # the pod's GPU request (``gpu_request``)
 
     def __init__(self, target: TargetWorkload, handle: Any) -> None:
         self.target = target

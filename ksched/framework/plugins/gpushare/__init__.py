@@ -7,6 +7,7 @@ for them) and may choose GPUs at Reserve by implementing
 """
 
 from ksched.framework.plugins.gpushare.request import (
+    GPU_ANNOTATIONS,
     GPU_CARD_MODEL,
     GPU_COUNT,
     GPU_INDEX,
@@ -28,6 +29,7 @@ from ksched.framework.plugins.gpushare.selection import (
 from ksched.framework.plugins.gpushare.state import GpuShareState, Holding, NodeView
 
 __all__ = [
+    "GPU_ANNOTATIONS",
     "GPU_CARD_MODEL",
     "GPU_COUNT",
     "GPU_INDEX",

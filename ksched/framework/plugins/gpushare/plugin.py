@@ -31,6 +31,7 @@ from ksched.framework.cycle_state import CycleState
 from ksched.framework.interface import PreFilterResult
 from ksched.framework.plugins import names
 from ksched.framework.plugins.gpushare.request import (
+    GPU_ANNOTATIONS,
     GPU_INDEX,
     GpuRequest,
     GpuRequestError,
@@ -80,6 +81,7 @@ class OpenGpuShare:
 
     # A node's verdict depends only on the pod and that node's GPUs (ksched.framework.equivalence).
     node_local = True
+    pod_annotations = GPU_ANNOTATIONS
     filter_reason = ERR_REASON_NO_ROOM
 
     def __init__(self, args: OpenGpuShareArgs, handle: Any) -> None:

@@ -31,6 +31,8 @@ __all__ = [
 ]
 
 GPU_INDEX: Final = "alibabacloud.com/gpu-index"
+# Every pod annotation of Open-Gpu-Share that scheduling reads (``pod_annotations`` of a plugin).
+GPU_ANNOTATIONS: Final = frozenset({GPU_MILLI, GPU_COUNT, GPU_CARD_MODEL, GPU_INDEX})
 MILLI: Final = 1000
 INDEX_SEPARATOR: Final = "-"
 _CACHE_KEY: Final = "gpushare/request"

@@ -16,7 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ksched.framework.cycle_state import CycleState
-from ksched.framework.plugins.gpushare.request import GpuRequest, gpu_request
+from ksched.framework.plugins.gpushare.request import GPU_ANNOTATIONS, GpuRequest, gpu_request
 from ksched.framework.plugins.gpushare.state import GpuShareState, NodeView
 from ksched.framework.pod_info import PodInfo
 from ksched.framework.snapshot import NodeSet
@@ -36,6 +36,8 @@ class GpuShareScore(ABC):
 
     # A view row holds only its own node's state, so a node's score may be cached by pod shape.
     node_local: ClassVar[bool] = True
+    # The pod annotations it reads: a subclass whose formula reads another must add it.
+    pod_annotations: ClassVar[frozenset[str]] = GPU_ANNOTATIONS
     plugin_name: ClassVar[str]
     no_gpu_score: ClassVar[int | None] = None
 

@@ -50,6 +50,7 @@ Args = NodeResourcesBalancedAllocationArgs
 class BalancedAllocation:
     # Verdicts on a node depend only on the pod and that node (see ksched.framework.equivalence).
     node_local = True
+    pod_annotations: frozenset[str] = frozenset()  # it reads no pod annotation
 
     def __init__(self, args: NodeResourcesBalancedAllocationArgs) -> None:
         self.resources = tuple(ResourceSpec(r.name, r.weight) for r in args.resources)

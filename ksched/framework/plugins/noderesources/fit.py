@@ -140,6 +140,7 @@ class NodeResourcesFit:
 
     # Verdicts on a node depend only on the pod and that node (see ksched.framework.equivalence).
     node_local = True
+    pod_annotations: frozenset[str] = frozenset()  # it reads no pod annotation
 
     def __init__(self, args: NodeResourcesFitArgs) -> None:
         self.args = args
