@@ -3,12 +3,13 @@
 The official ``kubernetes`` package reads the kubeconfig (server, TLS
 authority, bearer token or client certificate, in-cluster service account)
 into its ``Configuration``; requests are plain HTTP/1.1 built from that
-configuration, on one keep-alive ``http.client`` connection per thread.
-Bodies stay ``dict``s: deserialising every object into the generated model
-classes, or going through urllib3's pool, costs several times the request
-itself (measured here: 1.37 ms of CPU per PATCH through urllib3, 0.32 ms
-through ``http.client``), and controllers, kubelets and the replay read only
-a few fields.
+configuration, on one keep-alive connection per thread (``http_exchange``;
+watches, which stream, on ``http.client``). Bodies stay ``dict``s:
+deserialising every object into the generated model classes, or going
+through urllib3's pool, costs several times the request itself (measured
+here: 1.37 ms of CPU per PATCH through urllib3, 0.32 ms through
+``http.client``), and controllers, kubelets and the replay read only a few
+fields.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from typing import Any, Final
 from urllib.parse import quote, urlencode, urlsplit
 
 import orjson
+
+from ksched.controllers.http_exchange import DisconnectedError, Http11Connection
 
 __all__ = [
     "DEPLOYMENTS",
@@ -144,11 +147,13 @@ class KubeClient:
             raise ClientConfigError(f"{kubeconfig}: tls-server-name is not supported")
         self._ssl = self._ssl_context(cfg) if self._https else None
         self._local = threading.local()
-        self._conns: list[http.client.HTTPConnection] = []
+        self._conns: list[Http11Connection] = []
         self._conns_lock = threading.Lock()
         self.user_agent = user_agent
         self._auth: dict[str, str] = {}
         self._auth_due = 0.0
+        # Rendered header lines per Content-Type, until the credentials are re-derived.
+        self._fields: dict[str | None, bytes] = {}
 
     @staticmethod
     def _load(kubeconfig: str | None) -> Any:
@@ -206,7 +211,11 @@ class KubeClient:
             conn = http.client.HTTPConnection(host, port, timeout=timeout)
         return conn
 
-    def _drop(self, conn: http.client.HTTPConnection) -> None:
+    def _open(self) -> Http11Connection:
+        host, port = self._address
+        return Http11Connection(host, port, ssl_context=self._ssl)
+
+    def _drop(self, conn: Http11Connection) -> None:
         conn.close()
         self._local.conn = None
         with self._conns_lock, contextlib.suppress(ValueError):
@@ -237,12 +246,30 @@ class KubeClient:
                 if s["in"] == "header" and s["value"]
             }
             self._auth_due = now + TOKEN_REFRESH
+            self._fields = {}
         return self._auth
+
+    def _header_lines(self, content_type: str | None) -> bytes:
+        """``_headers`` as request header lines, rendered once per credentials and type."""
+        self._auth_headers()  # first: a refresh clears the rendered lines
+        lines = self._fields.get(content_type)
+        if lines is None:
+            headers = self._headers(content_type)
+            if any("\r" in v or "\n" in v for v in headers.values()):
+                # A credential read from a file with a stray line break would end the header.
+                raise ClientConfigError(
+                    "a request header value (the credentials?) has a line break"
+                )
+            text = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+            lines = self._fields[content_type] = text.encode("latin-1")
+        return lines
 
     def _target(self, path: str, query: Mapping[str, Any] | None) -> str:
         target = self._prefix + path
         if query:
             target += "?" + urlencode({k: v for k, v in query.items() if v is not None})
+        if " " in target or not target.isprintable():
+            raise ValueError(f"request target {target!r} has a space or a control character")
         return target
 
     def request(
@@ -261,35 +288,30 @@ class KubeClient:
         the request sent again once (the server never saw it).
         """
         data = None if body is None else orjson.dumps(body)
-        headers = self._headers(content_type if data is not None else None)
+        fields = self._header_lines(content_type if data is not None else None)
         target = self._target(path, query)
         for attempt in (0, 1):
-            conn: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
+            conn: Http11Connection | None = getattr(self._local, "conn", None)
             reused = conn is not None
             if conn is None:
-                conn = self._local.conn = self._connect(timeout)
+                conn = self._local.conn = self._open()
                 with self._conns_lock:
                     self._conns.append(conn)
             try:
-                conn.timeout = timeout
-                if conn.sock is not None:
-                    conn.sock.settimeout(timeout)
-                conn.request(method, target, body=data, headers=headers)
-                resp = conn.getresponse()
-                payload = resp.read()
-            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
+                answer = conn.exchange(method, target, fields, data, timeout)
+            except (DisconnectedError, BrokenPipeError, ConnectionResetError) as exc:
                 self._drop(conn)
                 if reused and attempt == 0:
                     continue
                 raise ConnectionError(f"{method} {path}: {exc}") from None
-            except (OSError, http.client.HTTPException) as exc:
+            except OSError as exc:
                 self._drop(conn)
                 raise ConnectionError(f"{method} {path}: {exc or type(exc).__name__}") from None
-            if resp.will_close:
+            if answer.will_close:
                 self._drop(conn)
-            if resp.status >= 300:
-                raise _error(resp.status, payload)
-            out: Obj = orjson.loads(payload) if payload else {}
+            if answer.status >= 300:
+                raise _error(answer.status, answer.body)
+            out: Obj = orjson.loads(answer.body) if answer.body else {}
             return out
         raise AssertionError("unreachable")
 
