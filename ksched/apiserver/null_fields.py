@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["drop_null_fields"]
+__all__ = ["drop_null_fields", "holds_null"]
 
 
 def drop_null_fields(value: Any) -> Any:
@@ -32,3 +32,14 @@ def drop_null_fields(value: Any) -> Any:
         items = [drop_null_fields(v) if isinstance(v, dict | list) else v for v in value]
         return value if all(a is b for a, b in zip(items, value, strict=True)) else items
     return value
+
+
+def holds_null(value: Any) -> bool:
+    """Whether a null occurs anywhere in ``value`` (as a field or as a list item)."""
+    if isinstance(value, dict):
+        items: Any = value.values()
+    elif isinstance(value, list):
+        items = value
+    else:
+        return value is None
+    return any(v is None or (isinstance(v, dict | list) and holds_null(v)) for v in items)

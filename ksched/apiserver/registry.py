@@ -27,7 +27,7 @@ from ksched.apiserver.defaults import apply_defaults
 from ksched.apiserver.errors import StatusError
 from ksched.apiserver.event_view import CORE_EVENTS_KEY, EVENTS_VIEW_KEY, from_core, to_core
 from ksched.apiserver.field_labels import field_labels
-from ksched.apiserver.null_fields import drop_null_fields
+from ksched.apiserver.null_fields import drop_null_fields, holds_null
 from ksched.apiserver.patch import PatchError, apply_patch
 from ksched.apiserver.priority_classes import (
     PRIORITY_CLASSES,
@@ -500,7 +500,7 @@ class Registry:
             patched = _apply(patch_type, self.get(res, ns, name), patch)
             return await self.update(res, ns, name, patched, dry_run=dry_run)
         prev = self._existing(res, ns, name)
-        result = _apply(patch_type, prev, patch)
+        result = _apply(patch_type, prev, patch, stored=True)
         if subresource == "status":
             if not isinstance(result, dict):
                 raise errors.bad_request("the patched object must be a JSON object")
@@ -924,10 +924,18 @@ def _resource(key: str) -> Resource:
 _CORE_EVENTS: Final = _resource(CORE_EVENTS_KEY)
 
 
-def _apply(patch_type: str, target: dict[str, Any], patch: Any) -> Any:
-    """The patched object, its null fields dropped (a JSON patch can write a null)."""
+def _apply(patch_type: str, target: dict[str, Any], patch: Any, *, stored: bool = False) -> Any:
+    """The patched object, its null fields dropped (a JSON patch can write a null).
+
+    A merge or strategic patch holding no null cannot write one into a
+    ``stored`` target (nothing stored holds a null): the whole object is not
+    walked then, which cost more than the rest of a status PATCH.
+    """
     try:
-        return drop_null_fields(apply_patch(patch_type, target, patch))
+        patched = apply_patch(patch_type, target, patch)
+        if stored and patch_type != "json" and not holds_null(patch):
+            return patched
+        return drop_null_fields(patched)
     except PatchError as exc:
         if exc.code == 422:
             raise StatusError(422, "Invalid", str(exc)) from None

@@ -16,10 +16,11 @@ not a hundred.
 
 from __future__ import annotations
 
-import copy
 import threading
 from collections.abc import Callable, Hashable
 from typing import Any, Final
+
+import orjson
 
 __all__ = ["FINISH_SECONDS", "REFRESH_SECONDS", "EventSeriesCache"]
 
@@ -28,6 +29,12 @@ FINISH_SECONDS: Final = 6 * 60.0
 REFRESH_SECONDS: Final = 30 * 60.0
 
 Event = dict[str, Any]
+
+
+def _copy(event: Event) -> Event:
+    """A deep copy of a JSON object: through orjson, several times faster than ``deepcopy``."""
+    out: Event = orjson.loads(orjson.dumps(event))
+    return out
 
 
 def _ref(ref: Any) -> Hashable:
@@ -77,7 +84,7 @@ class EventSeriesCache:
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
-                self._entries[key] = _Entry(copy.deepcopy(event), self._now())
+                self._entries[key] = _Entry(_copy(event), self._now())
                 return event
             entry.observed = self._now()
             series = entry.event.get("series")
@@ -86,7 +93,7 @@ class EventSeriesCache:
                 series["lastObservedTime"] = self._stamp()
                 return None
             entry.event["series"] = {"count": 2, "lastObservedTime": self._stamp()}
-            return copy.deepcopy(entry.event)
+            return _copy(entry.event)
 
     def finish(self) -> list[Event]:
         """``finishSeries``: series idle for FINISH_SECONDS, to write a last time; both kinds
@@ -97,7 +104,7 @@ class EventSeriesCache:
             for key, entry in list(self._entries.items()):
                 if entry.observed < cutoff:
                     if entry.event.get("series") is not None:
-                        out.append(copy.deepcopy(entry.event))
+                        out.append(_copy(entry.event))
                     del self._entries[key]
         return out
 
@@ -105,7 +112,5 @@ class EventSeriesCache:
         """``refreshExistingEventSeries``: every open series, to write again."""
         with self._lock:
             return [
-                copy.deepcopy(e.event)
-                for e in self._entries.values()
-                if e.event.get("series") is not None
+                _copy(e.event) for e in self._entries.values() if e.event.get("series") is not None
             ]

@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ksched.apiserver import RESOURCES, ApiServerProcess
+from ksched.apiserver.null_fields import holds_null
 from ksched.apiserver.protobuf import decode_object
 
 # KSCHED_FUZZ_EXAMPLES: more requests for a longer hunt than the default run.
@@ -351,6 +352,26 @@ def test_a_null_in_any_field_reads_as_absent(nulls: httpx.Client, kind: str) -> 
             headers={"Content-Type": "application/json-patch+json"},
         )
         _assert_status(response, (kind, "json-patch", path))
+
+
+@pytest.mark.parametrize("kind", ["merge-patch", "strategic-merge-patch"])
+def test_a_null_inside_a_merge_patch_list_is_not_stored(nulls: httpx.Client, kind: str) -> None:
+    """A merge patch's nulls delete; one inside a list item it carries is dropped as a field."""
+    patch = {
+        "metadata": {"labels": {"gone": None, "kept": "1"}},
+        "spec": {"tolerations": [{"key": "t", "operator": "Exists", "value": None}]},
+    }
+    response = nulls.patch(
+        f"{COLLECTIONS['pods']}/fz",
+        content=orjson.dumps(patch),
+        headers={"Content-Type": f"application/{kind}+json"},
+    )
+    assert response.status_code == 200, response.text
+    stored = nulls.get(f"{COLLECTIONS['pods']}/fz").json()
+    assert stored["metadata"]["labels"]["kept"] == "1"
+    assert "gone" not in stored["metadata"]["labels"]
+    assert {"key": "t", "operator": "Exists"} in stored["spec"]["tolerations"]
+    assert not holds_null(stored)
 
 
 def test_a_null_strategy_gets_the_default_one(nulls: httpx.Client) -> None:
