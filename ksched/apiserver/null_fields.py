@@ -4,7 +4,9 @@
 slice or pointer, an empty struct), so upstream defaulting and validation see
 ``"strategy": null`` exactly as a missing ``strategy``. Dropping such keys at
 the decode boundary gives every later step (shape checks, defaulting,
-validation, storage) that same view, and nothing stored ever holds a null.
+validation, storage) that same view; a body's null is never stored (the
+server writes some itself where upstream does: a condition's
+``lastProbeTime``).
 """
 
 from __future__ import annotations

@@ -927,9 +927,10 @@ _CORE_EVENTS: Final = _resource(CORE_EVENTS_KEY)
 def _apply(patch_type: str, target: dict[str, Any], patch: Any, *, stored: bool = False) -> Any:
     """The patched object, its null fields dropped (a JSON patch can write a null).
 
-    A merge or strategic patch holding no null cannot write one into a
-    ``stored`` target (nothing stored holds a null): the whole object is not
-    walked then, which cost more than the rest of a status PATCH.
+    A merge or strategic patch holding no null writes none, so the result of
+    one on a ``stored`` target is not walked (that cost more than the rest of
+    a status PATCH); the target's own nulls stay, as the ``lastProbeTime:
+    null`` binding writes, as upstream does.
     """
     try:
         patched = apply_patch(patch_type, target, patch)
