@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import socket
 import ssl
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Final
 
@@ -79,6 +80,32 @@ class Http11Connection:
         if sock is not None:
             sock.close()
 
+    def _send(
+        self, method: str, target: str, fields: bytes, body: bytes | None, timeout: float
+    ) -> _Reader:
+        reader = self._reader or self._open()
+        assert self.sock is not None
+        self.sock.settimeout(timeout)
+        length = b"" if body is None else b"Content-Length: %d\r\n" % len(body)
+        head = f"{method} {target} HTTP/1.1\r\nHost: {self.host_header}\r\n".encode("latin-1")
+        self.sock.sendall(b"".join((head, fields, length, b"\r\n", body or b"")))
+        return reader
+
+    def stream(
+        self, method: str, target: str, fields: bytes, timeout: float
+    ) -> tuple[int, Iterator[bytes]]:
+        """Send a request; its status and its body's parts as they arrive (a watch's events).
+
+        The connection serves this answer alone: close it when done.
+        """
+        try:
+            reader = self._send(method, target, fields, None, timeout)
+            head = reader.head()
+        except BaseException:
+            self.close()
+            raise
+        return head.status, reader.parts(head)
+
     def exchange(
         self, method: str, target: str, fields: bytes, body: bytes | None, timeout: float
     ) -> Answer:
@@ -89,20 +116,22 @@ class Http11Connection:
         (timeouts included) from the socket. On any of them the connection is
         closed.
         """
-        reader = self._reader or self._open()
-        assert self.sock is not None
         try:
-            self.sock.settimeout(timeout)
-            length = b"" if body is None else b"Content-Length: %d\r\n" % len(body)
-            head = f"{method} {target} HTTP/1.1\r\nHost: {self.host_header}\r\n".encode("latin-1")
-            self.sock.sendall(b"".join((head, fields, length, b"\r\n", body or b"")))
-            answer = reader.answer(method)
+            answer = self._send(method, target, fields, body, timeout).answer(method)
         except BaseException:
             self.close()
             raise
         if answer.will_close:
             self.close()
         return answer
+
+
+@dataclass(frozen=True, slots=True)
+class _Head:
+    status: int
+    length: int | None  # Content-Length, when the body is framed by it
+    chunked: bool
+    closing: bool
 
 
 class _Reader:
@@ -118,6 +147,15 @@ class _Reader:
         return line
 
     def answer(self, method: str) -> Answer:
+        head = self.head()
+        if head.status in NO_BODY or method == "HEAD":
+            return Answer(head.status, b"", head.closing)
+        body = b"".join(self.parts(head))
+        to_the_end = head.length is None and not head.chunked  # framed by the connection's end
+        return Answer(head.status, body, head.closing or to_the_end)
+
+    def head(self) -> _Head:
+        """The status line and header fields, interim (1xx) answers skipped."""
         while True:
             line = self._line()
             if not line:
@@ -132,16 +170,22 @@ class _Reader:
                 break  # 1xx interim answers (100 Continue, 103 Early Hints) are skipped
         old = version == b"HTTP/1.0"
         closing = b"close" in connection or (old and b"keep-alive" not in connection)
-        if status in NO_BODY or method == "HEAD":
-            return Answer(status, b"", closing)
-        if chunked:
-            return Answer(status, self._chunks(), closing)
-        if length is not None:
-            body: bytes = self._read(length)
-            if len(body) != length:
-                raise DisconnectedError(f"the answer ended after {len(body)} of {length} bytes")
-            return Answer(status, body, closing)
-        return Answer(status, self._read(), True)  # framed by the end of the connection
+        return _Head(status, None if chunked else length, chunked, closing)
+
+    def parts(self, head: _Head) -> Iterator[bytes]:
+        """The body as it arrives: chunks, or reads up to its length or the connection's end."""
+        if head.chunked:
+            yield from self._chunks()
+        elif head.length is not None:
+            body: bytes = self._read(head.length)
+            if len(body) != head.length:
+                raise DisconnectedError(
+                    f"the answer ended after {len(body)} of {head.length} bytes"
+                )
+            yield body
+        else:
+            while part := self.file.read1(65536):
+                yield part
 
     def _fields(self) -> tuple[int | None, bool, bytes]:
         """(Content-Length, chunked, Connection tokens lower-cased) of the field block."""
@@ -169,21 +213,21 @@ class _Reader:
                 connection = value.strip().lower()
         raise ProtocolError(f"the answer has more than {MAX_FIELDS} header lines")
 
-    def _chunks(self) -> bytes:
-        parts = []
+    def _chunks(self) -> Iterator[bytes]:
         while True:
             size_line = self._line()
             size_text = size_line.partition(b";")[0].strip()
             try:
                 size = int(size_text, 16)
             except ValueError:
+                if not size_line:
+                    raise DisconnectedError("the answer ended between chunks") from None
                 raise ProtocolError(f"not a chunk size: {size_line[:40]!r}") from None
             if size == 0:
                 break
             data: bytes = self._read(size + 2)
             if len(data) != size + 2:
                 raise DisconnectedError("the answer ended inside a chunk")
-            parts.append(data[:size])
+            yield data[:size]
         while self._line() not in (b"\r\n", b"\n", b""):
             pass  # trailer fields: nothing here reads them
-        return b"".join(parts)

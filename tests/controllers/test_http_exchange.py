@@ -149,7 +149,7 @@ def client(port: int, token: str = "") -> KubeClient:
 
 def test_kept_alive_connection_dropped_by_the_server_is_retried_once() -> None:
     # The first connection answers once, then closes without answering the second request.
-    scripts = [ok(b'{"n":1}'), None], [ok(b'{"n":2}')]
+    scripts: tuple[Script, ...] = [ok(b'{"n":1}'), None], [ok(b'{"n":2}')]
     with server(*scripts) as (port, requests), client(port) as kube:
         assert kube.request("GET", "/a") == {"n": 1}
         assert kube.request("GET", "/b") == {"n": 2}
@@ -164,7 +164,7 @@ def test_fresh_connection_closed_unanswered_is_an_error_not_a_retry() -> None:
 
 
 def test_connection_close_answer_opens_a_new_connection() -> None:
-    scripts = [ok(b'{"n":1}', b"Connection: close")], [ok(b'{"n":2}')]
+    scripts: tuple[Script, ...] = [ok(b'{"n":1}', b"Connection: close")], [ok(b'{"n":2}')]
     with server(*scripts) as (port, _), client(port) as kube:
         assert kube.request("GET", "/a") == {"n": 1}
         assert kube.request("GET", "/b") == {"n": 2}
@@ -191,3 +191,50 @@ def test_line_breaks_in_credentials_or_target_are_refused() -> None:
         kube.request("GET", "/a")
     with client(1) as kube, pytest.raises(ValueError, match="control character"):
         kube.request("GET", "/a\r\nX: y")
+
+
+def chunked(*chunks: bytes, end: bool = True) -> bytes:
+    out = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+    out += b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in chunks)
+    return out + (b"0\r\n\r\n" if end else b"")
+
+
+def test_watch_events_split_and_joined_across_chunks() -> None:
+    a, b, c = (b'{"type":"ADDED","object":{"n":%d}}' % i for i in range(3))
+    answer = chunked(a[:10], a[10:] + b"\n" + b + b"\n", c + b"\n")
+    with server([answer, HANG_UP]) as (port, requests), client(port) as kube:
+        events = list(kube.watch_path("/api/v1/pods", {"watch": "true"}, 5.0))
+    assert [e["object"]["n"] for e in events] == [0, 1, 2]
+    assert requests[0].startswith(b"GET /api/v1/pods?watch=true HTTP/1.1\r\n")
+
+
+def test_watch_error_event_and_gone_answer_raise_api_errors() -> None:
+    error = b'{"type":"ERROR","object":{"kind":"Status","code":410,"reason":"Expired"}}\n'
+    expired = pytest.raises(ApiError)
+    with server([chunked(error), HANG_UP]) as (port, _), client(port) as kube, expired as caught:
+        list(kube.watch_path("/p", {}, 5.0))
+    assert (caught.value.status, caught.value.reason) == (410, "Expired")
+    gone = ok(b'{"kind":"Status","code":410,"reason":"Gone"}', status=b"410 Gone")
+    refused = pytest.raises(ApiError, match="Gone")
+    with server([gone, HANG_UP]) as (port, _), client(port) as kube, refused:
+        kube.watch_path("/p", {}, 5.0)
+
+
+def test_watch_closed_from_another_thread_ends_quietly() -> None:
+    first = b'{"type":"ADDED","object":{"n":1}}\n'
+    with server([chunked(first, end=False)]) as (port, _), client(port) as kube:
+        stream = kube.watch_path("/p", {}, 30.0)
+        seen = []
+        for event in stream:
+            seen.append(event)
+            threading.Timer(0.1, stream.close).start()  # the server sends nothing more
+    assert seen == [{"type": "ADDED", "object": {"n": 1}}]
+
+
+def test_watch_cut_mid_chunk_is_a_connection_error() -> None:
+    cut = chunked(b'{"type":"ADDED","object":{}}\n', end=False) + b'40\r\n{"type"'
+    with server([cut, HANG_UP]) as (port, _), client(port) as kube:
+        events: list[dict[str, object]] = []
+        with pytest.raises(ConnectionError, match="inside a chunk"):
+            events.extend(kube.watch_path("/p", {}, 5.0))
+    assert len(events) == 1
