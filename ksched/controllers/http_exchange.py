@@ -45,17 +45,9 @@ class Answer:
 class Http11Connection:
     """A TCP (or TLS) connection, opened on the first exchange; one exchange at a time."""
 
-    def __init__(
-        self,
-        host: str,
-        port: int,
-        *,
-        ssl_context: ssl.SSLContext | None = None,
-        timeout: float | None = None,
-    ) -> None:
+    def __init__(self, host: str, port: int, *, ssl_context: ssl.SSLContext | None = None) -> None:
         self.host, self.port = host, port
         self.ssl_context = ssl_context
-        self.timeout = timeout
         default = 443 if ssl_context is not None else 80
         shown = f"[{host}]" if ":" in host else host
         # As http.client: the port only when it is not the scheme's.
@@ -63,8 +55,9 @@ class Http11Connection:
         self.sock: socket.socket | None = None
         self._reader: _Reader | None = None
 
-    def _open(self) -> _Reader:
-        sock = socket.create_connection((self.host, self.port), self.timeout)
+    def _open(self, timeout: float) -> _Reader:
+        """Connect (and shake hands) within the exchange's ``timeout``, as http.client does."""
+        sock = socket.create_connection((self.host, self.port), timeout)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if self.ssl_context is not None:
             sock = self.ssl_context.wrap_socket(sock, server_hostname=self.host)
@@ -83,7 +76,7 @@ class Http11Connection:
     def _send(
         self, method: str, target: str, fields: bytes, body: bytes | None, timeout: float
     ) -> _Reader:
-        reader = self._reader or self._open()
+        reader = self._reader or self._open(timeout)
         assert self.sock is not None
         self.sock.settimeout(timeout)
         length = b"" if body is None else b"Content-Length: %d\r\n" % len(body)

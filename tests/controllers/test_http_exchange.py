@@ -238,3 +238,11 @@ def test_watch_cut_mid_chunk_is_a_connection_error() -> None:
         with pytest.raises(ConnectionError, match="inside a chunk"):
             events.extend(kube.watch_path("/p", {}, 5.0))
     assert len(events) == 1
+
+
+def test_connecting_to_nothing_is_a_connection_error() -> None:
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]  # bound, never listening: the connect is refused
+        with client(port) as kube, pytest.raises(ConnectionError, match="GET /a"):
+            kube.request("GET", "/a", timeout=2.0)
