@@ -6,6 +6,7 @@ cycle never re-parses quantities or affinity terms.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,6 +14,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ksched.api import Pod, non_zero_requests, pod_requests
+from ksched.api.quantity import Quantity
+from ksched.api.resources import (
+    CPU,
+    DEFAULT_MEMORY_REQUEST,
+    DEFAULT_MILLI_CPU_REQUEST,
+    MEMORY,
+    resource_amount,
+)
 from ksched.framework.resources import PODS, ResourceIndex
 
 # Request shapes whose vectors are kept (a replay has a few hundred; past this all are dropped).
@@ -120,6 +129,20 @@ def _requests_of(pod: Pod) -> tuple[dict[str, int], tuple[int, int]]:
     if hit is None:
         if len(_REQUESTS_CACHE) > 65536:
             _REQUESTS_CACHE.clear()
-        hit = (pod_requests(pod), non_zero_requests(pod))
+        if len(spec.containers) == 1:
+            hit = _one_container_requests(spec.containers[0].resources.requests)
+        else:
+            hit = (pod_requests(pod), non_zero_requests(pod))
         _REQUESTS_CACHE[key] = hit
     return hit
+
+
+def _one_container_requests(
+    requests: Mapping[str, Quantity],
+) -> tuple[dict[str, int], tuple[int, int]]:
+    """``_requests_of`` for a lone container: its requests, each rounded on its own (there is
+    no sum to round), and the scheduler's defaults where cpu or memory is missing."""
+    amounts = {name: resource_amount(name, q) for name, q in requests.items()}
+    cpu = amounts.get(CPU, DEFAULT_MILLI_CPU_REQUEST)
+    memory = amounts.get(MEMORY, DEFAULT_MEMORY_REQUEST)
+    return amounts, (cpu, memory)

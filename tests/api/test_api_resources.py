@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ksched.api import (
     DEFAULT_MEMORY_REQUEST,
@@ -249,3 +251,31 @@ def test_resource_quantity_round_trips(name: str, amount: int, text: str) -> Non
     q = resource_quantity(name, amount)
     assert q.raw == text
     assert resource_amount(name, q) == amount
+
+
+QUANTITY = st.builds(
+    lambda number, suffix: f"{number}{suffix}",
+    st.one_of(
+        st.integers(0, 10**7).map(str),
+        st.decimals(0, 10**4, places=3, allow_nan=False).map(lambda d: f"{d:f}"),
+    ),
+    st.sampled_from(["", "m", "n", "k", "M", "G", "Ki", "Mi", "Gi", "e3", "E-2"]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    requests=st.dictionaries(
+        st.sampled_from(["cpu", "memory", "ephemeral-storage", "nvidia.com/gpu"]), QUANTITY
+    )
+)
+def test_one_container_shortcut_matches_the_exact_sum(requests: dict[str, str]) -> None:
+    """The scheduler's lone-container path (PodInfo) against upstream's exact arithmetic."""
+    from ksched.framework.pod_info import PodInfo
+
+    subject = pod([container(**requests)])
+    info = PodInfo.from_pod(subject)
+    assert (info.requests, (info.non_zero_cpu, info.non_zero_memory)) == (
+        pod_requests(subject),
+        non_zero_requests(subject),
+    )
