@@ -20,6 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel
 
+from ksched.api.pod import Pod
 from ksched.framework.clock import SimClock
 from ksched.framework.cycle_state import CycleState
 from ksched.framework.handle import Handle
@@ -266,6 +267,35 @@ def check_deterministic(put: PluginUnderTest, scenario: Scenario) -> None:
         )
 
 
+# An annotation no plugin declares: its presence must change no ``node_local`` plugin's answer.
+PROBE_ANNOTATION = "contract.ksched.io/probe"
+
+
+def check_undeclared_annotations_ignored(put: PluginUnderTest, scenario: Scenario) -> None:
+    """A ``node_local`` plugin that declares ``pod_annotations`` answers the same for a pod
+    whose other annotations are removed and a new one added: the equivalence cache shares its
+    answers between such pods."""
+    plugin = put.build(ClusterSnapshot())
+    declared = getattr(plugin, "pod_annotations", None)
+    if not getattr(plugin, "node_local", False) or declared is None:
+        return
+    for pod_index, doc in enumerate(scenario.incoming):
+        variant = copy.deepcopy(doc)
+        meta = variant["metadata"]
+        notes = meta.get("annotations") or {}
+        meta["annotations"] = {k: v for k, v in notes.items() if k in declared}
+        meta["annotations"][PROBE_ANNOTATION] = "1"
+        answers = []
+        for pod in (scenario.pods()[pod_index], PodInfo.from_pod(Pod.model_validate(variant))):
+            snap = scenario.snapshot()
+            answers.append(_run_all(put.build(snap, seed=7), pod, snap))
+        assert answers[0] == answers[1], (
+            f"{put.name} declares pod_annotations {sorted(declared)} but answers differently for "
+            f"pod {meta.get('name')} once its other annotations change (scenario "
+            f"{scenario.name}): {answers[0]} vs {answers[1]}"
+        )
+
+
 def check_reserve_unreserve(put: PluginUnderTest, scenario: Scenario) -> None:
     """Reserve then Unreserve (twice: it must be idempotent) leaves no trace."""
     snap = scenario.snapshot()
@@ -333,6 +363,7 @@ CHECKS: tuple[Check, ...] = (
     check_scores_in_range,
     check_no_mutation,
     check_deterministic,
+    check_undeclared_annotations_ignored,
     check_reserve_unreserve,
     check_permit_answers,
     check_queue_sort_order,

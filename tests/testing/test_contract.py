@@ -20,6 +20,7 @@ from ksched.testing.contract import (
     check_reserve_unreserve,
     check_score_forms_agree,
     check_scores_in_range,
+    check_undeclared_annotations_ignored,
 )
 from ksched.testing.scenarios import default_scenarios
 
@@ -76,6 +77,19 @@ class RandomScore(GoodScore):
         return self.rng.integers(0, 100, len(nodes)).astype(np.int64)
 
 
+class AnnotationReadingScore(GoodScore):
+    """Says it reads no pod annotation, and scores by how many the pod has."""
+
+    node_local = True
+    pod_annotations: frozenset[str] = frozenset()
+
+    def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
+        return min(100, 10 * len(pod.pod.metadata.annotations))
+
+    def score_nodes(self, state: CycleState, pod: PodInfo, nodes: NodeSet) -> NDArray[np.int64]:
+        return np.full(len(nodes), self.score(state, pod, nodes.infos[0]), dtype=np.int64)
+
+
 class LeakyReserve:
     name = "LeakyReserve"
 
@@ -112,6 +126,12 @@ MIXED = default_scenarios()[0]
         pytest.param(MutatingFilter, check_no_mutation, "mutated the nodes", id="mutation"),
         pytest.param(RandomScore, check_deterministic, "not deterministic", id="determinism"),
         pytest.param(LeakyReserve, check_reserve_unreserve, "reserve+unreserve", id="unreserve"),
+        pytest.param(
+            AnnotationReadingScore,
+            check_undeclared_annotations_ignored,
+            "declares pod_annotations",
+            id="undeclared-annotation",
+        ),
     ],
 )
 def test_each_check_rejects_its_broken_plugin(cls: type, check: Any, message: str) -> None:
