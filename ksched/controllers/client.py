@@ -4,12 +4,12 @@ The official ``kubernetes`` package reads the kubeconfig (server, TLS
 authority, bearer token or client certificate, in-cluster service account)
 into its ``Configuration``; requests are plain HTTP/1.1 built from that
 configuration, on one keep-alive connection per thread (``http_exchange``;
-a watch on its own). Bodies stay ``dict``s:
-deserialising every object into the generated model classes, or going
-through urllib3's pool, costs several times the request itself (measured
-here: 1.37 ms of CPU per PATCH through urllib3, 0.32 ms through
-``http.client``), and controllers, kubelets and the replay read only a few
-fields.
+a watch on its own). Bodies stay ``dict``s: deserialising every object into
+the generated model classes, or going through urllib3's pool, costs several
+times the request itself (measured here: 1.37 ms of CPU per PATCH through
+urllib3, 0.32 ms through ``http.client``; ``http_exchange`` then took the
+client's CPU per request from 140 to 60 us), and controllers, kubelets and
+the replay read only a few fields.
 """
 
 from __future__ import annotations

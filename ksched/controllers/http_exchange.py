@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Final
 
-__all__ = ["Answer", "DisconnectedError", "Http11Connection", "ProtocolError"]
+__all__ = ["Answer", "DisconnectedError", "Http11Connection", "ProtocolError", "TruncatedError"]
 
 MAX_LINE: Final = 65536
 MAX_FIELDS: Final = 100
@@ -28,7 +28,12 @@ NO_BODY: Final = frozenset({204, 304})
 
 
 class DisconnectedError(ConnectionError):
-    """The server closed the connection before answering: a kept-alive connection it dropped."""
+    """The server closed the connection before any of its answer: a kept-alive connection it
+    dropped, so the request may be sent again."""
+
+
+class TruncatedError(ConnectionError):
+    """The answer stopped part way: the server saw the request, which must not be repeated."""
 
 
 class ProtocolError(ConnectionError):
@@ -105,7 +110,8 @@ class Http11Connection:
         """Send one request (``fields``: its header lines, each ending in CRLF) and read the answer.
 
         Raises ``DisconnectedError`` when the server closed the connection
-        unanswered, ``ProtocolError`` on a malformed answer, ``OSError``
+        unanswered, ``TruncatedError`` when the answer stops part way,
+        ``ProtocolError`` on a malformed answer, ``OSError``
         (timeouts included) from the socket. On any of them the connection is
         closed.
         """
@@ -172,9 +178,7 @@ class _Reader:
         elif head.length is not None:
             body: bytes = self._read(head.length)
             if len(body) != head.length:
-                raise DisconnectedError(
-                    f"the answer ended after {len(body)} of {head.length} bytes"
-                )
+                raise TruncatedError(f"the answer ended after {len(body)} of {head.length} bytes")
             yield body
         else:
             while part := self.file.read1(65536):
@@ -190,7 +194,7 @@ class _Reader:
             if line in (b"\r\n", b"\n"):
                 return length, chunked, connection
             if not line.endswith(b"\n"):
-                raise DisconnectedError("the answer ended inside its header")
+                raise TruncatedError("the answer ended inside its header")
             name, sep, value = line.partition(b":")
             if not sep:
                 raise ProtocolError(f"a header line without a colon: {line[:80]!r}")
@@ -214,13 +218,13 @@ class _Reader:
                 size = int(size_text, 16)
             except ValueError:
                 if not size_line:
-                    raise DisconnectedError("the answer ended between chunks") from None
+                    raise TruncatedError("the answer ended between chunks") from None
                 raise ProtocolError(f"not a chunk size: {size_line[:40]!r}") from None
             if size == 0:
                 break
             data: bytes = self._read(size + 2)
             if len(data) != size + 2:
-                raise DisconnectedError("the answer ended inside a chunk")
+                raise TruncatedError("the answer ended inside a chunk")
             yield data[:size]
         while self._line() not in (b"\r\n", b"\n", b""):
             pass  # trailer fields: nothing here reads them

@@ -16,6 +16,7 @@ from ksched.controllers.http_exchange import (
     DisconnectedError,
     Http11Connection,
     ProtocolError,
+    TruncatedError,
 )
 
 # Per connection: one answer per request read; None: read a request, close unanswered;
@@ -125,11 +126,11 @@ def test_answer_framings(answer: bytes, body: bytes) -> None:
         (b"SPDY/3 200 OK\r\n\r\n", ProtocolError, "status line"),
         (b"HTTP/1.1 200 OK\r\nno colon here\r\n\r\n", ProtocolError, "without a colon"),
         (b"HTTP/1.1 200 OK\r\nContent-Length: -4\r\n\r\n", ProtocolError, "Content-Length"),
-        (b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", DisconnectedError, "3 of 10"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", TruncatedError, "3 of 10"),
         (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", ProtocolError, "chunk"),
         (b"HTTP/1.1 200 OK\r\nX: " + b"a" * 70000 + b"\r\n\r\n", ProtocolError, "64 KiB"),
         (b"HTTP/1.1 200 OK\r\n" + b"X: y\r\n" * 101 + b"\r\n", ProtocolError, "100 header"),
-        (b"HTTP/1.1 200 OK\r\nContent-", DisconnectedError, "inside its header"),
+        (b"HTTP/1.1 200 OK\r\nContent-", TruncatedError, "inside its header"),
     ],
     ids=["not-http", "no-colon", "bad-length", "short", "bad-chunk", "long", "many", "cut"],
 )
@@ -246,3 +247,19 @@ def test_connecting_to_nothing_is_a_connection_error() -> None:
         port = unused.getsockname()[1]  # bound, never listening: the connect is refused
         with client(port) as kube, pytest.raises(ConnectionError, match="GET /a"):
             kube.request("GET", "/a", timeout=2.0)
+
+
+def test_answer_cut_short_is_not_sent_again() -> None:
+    """The server saw the request: repeating a POST would create twice."""
+    cut = b"HTTP/1.1 201 Created\r\nContent-Length: 10\r\n\r\nabc"
+    scripts: tuple[Script, ...] = [ok(b"{}"), cut, HANG_UP], [ok(b"{}")]
+    with server(*scripts) as (port, requests), client(port) as kube:
+        kube.request("GET", "/warm")  # the connection is now a kept-alive one
+        with pytest.raises(ConnectionError, match="3 of 10"):
+            kube.request("POST", "/pods", body={})
+    assert [r.split(b" ")[1] for r in requests] == [b"/warm", b"/pods"]
+
+
+def test_closed_unanswered_is_disconnected() -> None:
+    with server([None]) as (port, _), pytest.raises(DisconnectedError, match="without answering"):
+        exchange(port)
