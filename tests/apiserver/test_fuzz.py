@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from ksched.apiserver import RESOURCES, ApiServerProcess
 from ksched.apiserver.protobuf import decode_object
+from ksched.testing.json_paths import json_paths
 
 # KSCHED_FUZZ_EXAMPLES: more requests for a longer hunt than the default run.
 EXAMPLES = int(os.environ.get("KSCHED_FUZZ_EXAMPLES", "2000"))
@@ -179,20 +180,10 @@ json_values = st.recursive(
 segment = st.text(min_size=0, max_size=12)
 
 
-def _paths_of(obj: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
-    yield prefix
-    if isinstance(obj, dict):
-        for k, v in obj.items():
-            yield from _paths_of(v, (*prefix, k))
-    elif isinstance(obj, list):
-        for i, v in enumerate(obj):
-            yield from _paths_of(v, (*prefix, i))
-
-
 @st.composite
 def mutated_object(draw: st.DrawFn, kind: str) -> Any:
     obj = copy.deepcopy(VALID[kind if kind in VALID else draw(st.sampled_from(sorted(VALID)))])
-    paths = [p for p in _paths_of(obj) if p]
+    paths = [p for p in json_paths(obj) if p]
     for _ in range(draw(st.integers(1, 3))):
         path = draw(st.sampled_from(paths))
         node = obj
@@ -331,7 +322,7 @@ def _assert_status(response: httpx.Response, what: object) -> None:
 @pytest.mark.parametrize("kind", sorted(COLLECTIONS))
 def test_a_null_in_any_field_reads_as_absent(nulls: httpx.Client, kind: str) -> None:
     """Go decodes ``null`` as the zero value: creates and JSON patches with a null never 5xx."""
-    paths = [p for p in _paths_of(VALID[kind]) if p]
+    paths = [p for p in json_paths(VALID[kind]) if p]
     for n, path in enumerate(paths):
         obj = copy.deepcopy(VALID[kind])
         if kind != "bindings":

@@ -11,7 +11,6 @@ the error the CLI prints as file, line, field and reason.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
 from typing import Any
 
 import yaml
@@ -20,6 +19,7 @@ from hypothesis import strategies as st
 
 from ksched.config import ConfigError, load_config_text
 from ksched.scheduler.scheduler import Scheduler
+from ksched.testing.json_paths import json_paths
 
 _FIT_ARGS = {
     "ignoredResources": ["example.com/foo"],
@@ -119,17 +119,7 @@ values = st.recursive(
 )
 
 
-def _paths(obj: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
-    yield prefix
-    if isinstance(obj, dict):
-        for k, v in obj.items():
-            yield from _paths(v, (*prefix, k))
-    elif isinstance(obj, list):
-        for i, v in enumerate(obj):
-            yield from _paths(v, (*prefix, i))
-
-
-PATHS = [p for p in _paths(BASE) if p]
+PATHS = [p for p in json_paths(BASE) if p]
 
 
 def test_the_base_configuration_builds() -> None:
