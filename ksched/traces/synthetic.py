@@ -81,6 +81,16 @@ _SHARE_MILLI: Final = {
 # millicores per GPU.
 _CPU_LOG: Final = {_CPU_ONLY: (9.658, 0.482), _SHARING: (8.550, 0.548), _ONE_GPU: (9.193, 0.548)}
 _CPU_PER_GPU_LOG: Final = (math.log(10_000), 0.4)
+# Pods are replicas of a few templates: openb_pod_list_default.csv holds 151
+# distinct (cpu, memory, GPUs, gpu_milli) requests among 8152 pods, and per class
+# 25 / 19 / 60 / 5 / 3 / 5 distinct (cpu, memory) pairs among 1088 / 3078 / 3911 /
+# 16 / 15 / 44 pods. Each class draws its pods' templates from a Chinese restaurant
+# process (Pitman, "Combinatorial Stochastic Processes", 2006, ch. 3), whose expected
+# number of templates in n pods is sum_{i<n} theta / (theta + i); theta solves it for
+# those counts. gpu_milli stays drawn per pod, so its distribution is the trace's.
+_TEMPLATE_THETA: Final = (4.45, 2.61, 9.96, 2.1, 0.82, 1.24)
+# Stick-breaking stops when the sticks left hold less than this share of the pods.
+_STICK_TAIL: Final = 1e-12
 # Memory per requested core in openb_pod_list_default.csv: median 3815 to 4222
 # MiB across classes, 10th-90th percentile 1536 to 4588 MiB.
 _MIB_PER_CORE_LOG: Final = (math.log(4000), 0.45)
@@ -126,7 +136,7 @@ def _lognormal(
 
 
 def _requests(
-    rng: np.random.Generator, klass: NDArray[np.intp]
+    rng: np.random.Generator, klass: NDArray[np.intp], templates: bool
 ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int32], NDArray[np.int32]]:
     n = len(klass)
     num_gpu = np.asarray(_CLASS_GPUS, dtype=np.int32)[klass]
@@ -144,7 +154,32 @@ def _requests(
     cpu_milli = np.clip(np.rint(cpu / 100) * 100, 100, _MAX_CPU_MILLI).astype(np.int64)
     mib = np.rint(cpu_milli / 1000 * _lognormal(rng, _MIB_PER_CORE_LOG, n))
     memory_bytes = np.clip(mib, 1, _MAX_MEMORY_MIB).astype(np.int64) * MIB
+    if templates:
+        for k, theta in enumerate(_TEMPLATE_THETA):
+            members = (klass == k).nonzero()[0]
+            # Every pod takes the requests of its template's first pod.
+            src = members[_template_firsts(rng, theta, len(members))]
+            for column in (cpu_milli, memory_bytes):
+                column[members] = column[src]
     return cpu_milli, memory_bytes, num_gpu, gpu_milli
+
+
+def _template_firsts(rng: np.random.Generator, theta: float, n: int) -> NDArray[np.intp]:
+    """For each of ``n`` pods, the position of the first pod of its template.
+
+    Templates are the tables of a Chinese restaurant process of concentration
+    ``theta``, drawn at once by stick-breaking (GEM(theta) weights, Pitman 2006, 3.2).
+    """
+    if n == 0:
+        return np.zeros(0, dtype=np.intp)
+    count = max(1, math.ceil(theta * math.log(1 / _STICK_TAIL)) + 1)
+    breaks = rng.beta(1.0, theta, size=count)
+    left = np.concatenate(([1.0], np.cumprod(1.0 - breaks)[:-1]))
+    weights = breaks * left
+    weights[-1] += max(0.0, 1.0 - float(weights.sum()))
+    template = rng.choice(count, size=n, p=weights / weights.sum())
+    _, first, inverse = np.unique(template, return_index=True, return_inverse=True)
+    return np.asarray(first[inverse], dtype=np.intp)
 
 
 def _constraints(
@@ -174,6 +209,7 @@ def synthetic(
     gpu_nodes_only: bool = False,
     gpu_spec_share: float = 0.0,
     max_pods: int = 110,
+    templates: bool = True,
 ) -> Workload:
     """A workload of ``n_pods`` pods arriving on ``n_nodes`` openb-like nodes.
 
@@ -181,6 +217,8 @@ def synthetic(
     GPU demand as a fraction of GPU capacity). ``gpu_spec_share`` of the GPU
     pods get a one-model ``gpu_models`` constraint, as the trace's ``gpuspec``
     variants add. The defaults mirror the size of openb's default workload.
+    ``templates``: pods repeat a few request shapes, as the trace's do (False:
+    every pod's requests drawn on its own, nearly all distinct).
     """
     for param, value, ok in (
         ("n_nodes", n_nodes, n_nodes >= 1),
@@ -197,7 +235,7 @@ def synthetic(
     rng = np.random.default_rng(seed)
     nodes = _nodes(rng, n_nodes, gpu_nodes_only, max_pods)
     klass = rng.choice(len(_CLASS_PODS), size=n_pods, p=_p(_CLASS_PODS))
-    cpu_milli, memory_bytes, num_gpu, gpu_milli = _requests(rng, klass)
+    cpu_milli, memory_bytes, num_gpu, gpu_milli = _requests(rng, klass, templates)
     lifetime = np.clip(
         rng.lognormal(math.log(_LIFETIME_MEDIAN_S), _LIFETIME_LOG_STD, size=n_pods),
         1.0,
@@ -230,6 +268,7 @@ def synthetic(
         "calibration": "alibaba-gpu-2023 (openb) default workload",
         "arrival_rate": arrival_rate,
         "load": load,
+        "templates": templates,
     }
     return Workload(name=f"synthetic-{seed}", nodes=nodes, pods=pods, meta=meta)
 
