@@ -9,6 +9,7 @@ path is looked up in the object (``spec.nodeName``, ``status.phase``,
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -183,6 +184,10 @@ def field_reader(path: str, default: str = "") -> Callable[[Mapping[str, Any]], 
     return read
 
 
+# A list or watch matches every object against the same few paths: one reader per path.
+_reader: Final = functools.lru_cache(maxsize=256)(field_reader)
+
+
 @dataclass(frozen=True, slots=True)
 class FieldSelector:
     """A parsed field selector: ``(path, equal?, value)`` terms, all of which must hold."""
@@ -190,7 +195,7 @@ class FieldSelector:
     terms: tuple[tuple[str, bool, str], ...]
 
     def matches(self, obj: Mapping[str, Any]) -> bool:
-        return all((field_reader(p)(obj) == v) == eq for p, eq, v in self.terms)
+        return all((_reader(p)(obj) == v) == eq for p, eq, v in self.terms)
 
     def value_of(self, path: str) -> str | None:
         """The value an equality term pins ``path`` to, for index lookups."""
