@@ -50,6 +50,21 @@ ARRAY_BUDGET = 256 * 2**20
 NODE_FREE_VOLUMES = frozenset({"projected", "configMap", "secret", "downwardAPI", "emptyDir"})
 
 
+@dataclass(frozen=True, slots=True)
+class KnownFailure:
+    """A class's last failed cycle, which repeats while the snapshot stays at ``token``.
+
+    Filters and (recorded only when it is side-effect free) PostFilter read
+    nothing but the pod's class and the snapshot, so a twin retried before
+    either changes fails the same way: the queue's retries after one pod
+    deletion try every waiting twin back to back.
+    """
+
+    token: tuple[int, int]
+    unschedulable_plugins: frozenset[str]
+    message: str
+
+
 @dataclass(slots=True, eq=False)
 class ClassEntry:
     """One equivalence class: a representative pod and, from its second sighting (its first
@@ -77,6 +92,7 @@ class ClassEntry:
     dirty: tuple[int, int, int, NDArray[np.intp] | slice | None] | None = None
     # nbytes() when the cache last measured it, for its running total.
     counted_bytes: int = 0
+    failure: KnownFailure | None = None
 
     def nbytes(self) -> int:
         """Bytes of the per-node arrays, from their fixed dtypes (asked on every lookup)."""

@@ -17,7 +17,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ksched.framework.cycle_state import CycleState
-from ksched.framework.equivalence import ClassEntry, EquivalenceCache, read_annotations
+from ksched.framework.equivalence import (
+    ClassEntry,
+    EquivalenceCache,
+    KnownFailure,
+    read_annotations,
+)
 from ksched.framework.handle import Handle
 from ksched.framework.interface import (
     MAX_NODE_SCORE,
@@ -178,6 +183,8 @@ class Framework:
         self._vector_filters = [hasattr(p, "filter_nodes") for p in self.filters]
         self._scalar_filters = [i for i, vec in enumerate(self._vector_filters) if not vec]
         self.equivalence = EquivalenceCache(annotation_keys=read_annotations(self.plugins.values()))
+        # Set once a class failure is remembered (``remember_failure``).
+        self._remembered_failures = False
         self._active: dict[tuple[str, frozenset[str]], _Active] = {}
         handle.framework = self
 
@@ -366,6 +373,28 @@ class Framework:
             hit = self._active[key] = _Active.of(plugins, each, point)
         return hit
 
+    def known_failure(
+        self, state: CycleState, pod: PodInfo, token: tuple[int, int]
+    ) -> KnownFailure | None:
+        """The failure the pod's class last had at snapshot ``token``, if any.
+
+        Looks the class up for the cycle (``find_feasible_cached`` reuses it) once some
+        failure was remembered: before that there is nothing to find.
+        """
+        if not self._remembered_failures:
+            return None
+        entry = self.equivalence.lookup(pod)
+        state.write(_ENTRY_KEY, entry)
+        failure = entry.failure
+        return failure if failure is not None and failure.token == token else None
+
+    def remember_failure(self, state: CycleState, failure: KnownFailure) -> None:
+        """Keep ``failure`` on the class whose arrays this cycle's Filter read."""
+        entry: ClassEntry | None = state.get(_ENTRY_KEY)
+        if entry is not None:
+            entry.failure = failure
+            self._remembered_failures = True
+
     def find_feasible_cached(
         self, state: CycleState, pod: PodInfo, num_to_find: int, start: int
     ) -> FilterOutcome | None:
@@ -381,7 +410,7 @@ class Framework:
         if not at.node_local:
             return None
         snap = self.snapshot
-        entry = self.equivalence.lookup(pod)
+        entry = state.get(_ENTRY_KEY) or self.equivalence.lookup(pod)
         if entry.seen < 2 and num_to_find < snap.n:
             return None
         m = snap.n

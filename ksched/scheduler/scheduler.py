@@ -22,6 +22,7 @@ from ksched.config.registry import Registry
 from ksched.framework import events as ev
 from ksched.framework.clock import Clock, SimClock
 from ksched.framework.cycle_state import CycleState
+from ksched.framework.equivalence import KnownFailure
 from ksched.framework.handle import ClusterClient, EventRecorder, Handle
 from ksched.framework.interface import NodeToStatus, PreFilterResult
 from ksched.framework.nominated import filter_with_nominated_pods
@@ -73,11 +74,22 @@ class Metrics:
     preemption_victims: int = 0
 
 
+class _KnownFitError(Exception):
+    def __init__(self, failure: KnownFailure) -> None:
+        super().__init__("no fit, as last time")
+        self.failure = failure
+
+
 class _FitError(Exception):
-    def __init__(self, num_nodes: int, diagnosis: Diagnosis) -> None:
+    def __init__(
+        self, num_nodes: int, diagnosis: Diagnosis, token: tuple[int, int] | None = None
+    ) -> None:
         super().__init__("no fit")
         self.num_nodes = num_nodes
         self.diagnosis = diagnosis
+        # The snapshot's (generation, resource version) when the failure may be remembered
+        # for the pod's class: found from its cached arrays, PreFilter passing, no nominations.
+        self.token = token
 
     def message(self) -> str:
         return fit_error_message(self.num_nodes, self.diagnosis)
@@ -292,6 +304,8 @@ class Scheduler:
         only = None if hints is None else hints.get(pod.key)
         try:
             result = self.schedule_pod(fwk, state, pod, only)
+        except _KnownFitError as known:
+            return self._repeat_failure(fwk, qpi, cycle, known.failure)
         except _FitError as fit:
             return self._handle_fit_error(fwk, state, qpi, cycle, fit)
         except CycleError as err:
@@ -309,6 +323,13 @@ class Scheduler:
         if snap.n == 0:
             # An error, not a FitError, as upstream's ErrNoNodesAvailable: the pod backs off.
             raise CycleError(Status(Code.ERROR, (ERR_NO_NODES_AVAILABLE,)))
+        nominated = pod.pod.status.nominated_node_name
+        token = None
+        if self.equivalence_cache and only is None and not nominated and not len(self.nominator):
+            token = (snap.generation, snap.resources.version)
+            known = fwk.known_failure(state, pod, token)
+            if known is not None:
+                raise _KnownFitError(known)
         restrict, status = fwk.run_pre_filter(state, pod)
         if only is not None and status is None:
             hinted = PreFilterResult(frozenset({only} if only else ()))
@@ -318,7 +339,6 @@ class Scheduler:
                 raise CycleError(status)
             statuses = NodeToStatus(status)
             raise _FitError(snap.n, Diagnosis(statuses, {status.plugin}, status.message))
-        nominated = pod.pod.status.nominated_node_name
         if nominated and only is None and nominated in snap.index:
             info = snap[nominated]
             if filter_with_nominated_pods(fwk, state, pod, info) is None:
@@ -346,7 +366,8 @@ class Scheduler:
             self.next_start_node_index = (self.next_start_node_index + outcome.processed) % snap.n
         feasible = outcome.feasible
         if len(feasible) == 0:
-            raise _FitError(snap.n, Diagnosis(outcome.statuses, outcome.unschedulable_plugins))
+            diagnosis = Diagnosis(outcome.statuses, outcome.unschedulable_plugins)
+            raise _FitError(snap.n, diagnosis, token if cached else None)
         if len(feasible) == 1:
             return ScheduleResult(
                 pod, snap.nodes[int(feasible[0])].name, None, outcome.processed, 1
@@ -398,11 +419,37 @@ class Scheduler:
         message = filter_message
         if want_message and fit.diagnosis.post_filter_msg:
             message += f" {fit.diagnosis.post_filter_msg}"
+        if fit.token is not None and not nominated and self._repeats(fwk, pod, fit.token):
+            plugins = frozenset(qpi.unschedulable_plugins)
+            fwk.remember_failure(state, KnownFailure(fit.token, plugins, message))
         res = self._fail(
             fwk, qpi, cycle, Status(Code.UNSCHEDULABLE, (message,)), message, nominated
         )
         res.nominated_node = nominated
         return res
+
+    def _repeats(self, fwk: Framework, pod: PodInfo, token: tuple[int, int]) -> bool:
+        """Would the cycle just failed fail alike, with no side effect, until the snapshot
+        changes?  Filter does (its class's arrays); PostFilter when the snapshot is still at
+        ``token`` and each plugin says it would (``failure_repeats``)."""
+        snap = self.snapshot
+        if (snap.generation, snap.resources.version) != token:
+            return False
+        for plugin in fwk.post_filter:
+            repeats = getattr(plugin, "failure_repeats", None)
+            if repeats is None or not repeats(pod):
+                return False
+        return True
+
+    def _repeat_failure(
+        self, fwk: Framework, qpi: QueuedPodInfo, cycle: int, known: KnownFailure
+    ) -> ScheduleResult:
+        """A twin's remembered failure: what ``_handle_fit_error`` would do again."""
+        if fwk.post_filter:
+            self.metrics.preemption_attempts += 1
+        qpi.unschedulable_plugins = set(known.unschedulable_plugins)
+        status = Status(Code.UNSCHEDULABLE, (known.message,))
+        return self._fail(fwk, qpi, cycle, status, known.message)
 
     def _fail(
         self,

@@ -211,6 +211,62 @@ def test_cluster_changes_between_runs(step: str) -> None:
     twin.assert_same_state()
 
 
+# -- remembered failures ---------------------------------------------------------------
+def _count_pre_filter(sched: Scheduler) -> list[int]:
+    """Count the profile's PreFilter runs: a remembered failure skips the whole cycle."""
+    fwk = sched.profiles["default-scheduler"]
+    calls = [0]
+    run = fwk.run_pre_filter
+
+    def counted(*args: Any) -> Any:
+        calls[0] += 1
+        return run(*args)
+
+    fwk.run_pre_filter = counted  # type: ignore[method-assign]
+    return calls
+
+
+BIG = {"cpu": "6", "memory": "1Gi", "labels": {"app": "big"}}
+
+
+def test_twins_failing_back_to_back_repeat_the_first_failure() -> None:
+    twin = Twin.build(seed=5)
+    twin.add_nodes([{"name": f"node-{i}", "cpu": "4", "memory": "8Gi"} for i in range(6)])
+    twin.add_pods({"cpu": "1", "memory": "1Gi"}, 6)
+    twin.run()
+    cached, plain = _count_pre_filter(twin.cached), _count_pre_filter(twin.plain)
+    twin.add_pods(BIG, 5)
+
+    outcomes = twin.run()
+
+    assert [scheduled for _, _, scheduled, _, _ in outcomes] == [False] * 5
+    assert (cached[0], plain[0]) == (1, 5)
+    assert twin.cached.metrics == twin.plain.metrics
+    twin.assert_same_state()
+    # A pod deleted changes the snapshot: the next retries are filtered afresh.
+    twin.delete(0)
+    twin.advance(11.0)
+    twin.run()
+    assert cached[0] == 2
+    twin.assert_same_state()
+
+
+def test_no_failure_is_remembered_when_preemption_could_dry_run() -> None:
+    """A pod of lower priority on some node: DefaultPreemption's dry run draws at random."""
+    twin = Twin.build(seed=5)
+    twin.add_nodes([{"name": f"node-{i}", "cpu": "4", "memory": "8Gi"} for i in range(6)])
+    twin.add_pods({"cpu": "1", "memory": "1Gi", "priority": 0}, 6)
+    twin.run()
+    cached = _count_pre_filter(twin.cached)
+    twin.add_pods({**BIG, "priority": 100}, 5)
+
+    twin.run()
+
+    assert cached[0] == 5
+    assert twin.cached.metrics == twin.plain.metrics
+    twin.assert_same_state()
+
+
 # -- random workloads ----------------------------------------------------------------
 templates = st.fixed_dictionaries(
     {

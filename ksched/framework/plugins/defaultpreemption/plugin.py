@@ -167,6 +167,17 @@ class DefaultPreemption:
         result = PostFilterResult(best.node_name, list(best.victims))
         return result, Status(Code.SUCCESS)
 
+    def failure_repeats(self, pod: PodInfo) -> bool:
+        """Would a failed ``post_filter`` fail alike, touching nothing, on an unchanged snapshot?
+
+        Yes when no dry run happens: a pod that may not preempt, or no node holds a pod of
+        lower priority. (A dry run draws its start node at random and reads the PDBs.)
+        """
+        if pod.pod.spec.preemption_policy == PREEMPT_NEVER:
+            return True
+        snap = self.handle.snapshot
+        return not bool(np.count_nonzero(snap.min_pod_priority < pod.priority))
+
     def pod_eligible_to_preempt_others(
         self, pod: PodInfo, nominated_node_status: Status | None
     ) -> tuple[bool, str]:
