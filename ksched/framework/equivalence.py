@@ -46,6 +46,9 @@ MAX_CLASSES = 1024
 # until it is placed. An entry holds four bytes per node, eight more per node and score plugin
 # once scored: 6,000 failing pods' arrays on 10,000 nodes.
 ARRAY_BUDGET = 256 * 2**20
+# Where a pod keeps (cache, pre-key, class) of its last lookup: a retried pod skips the
+# comparison of its whole spec (``EquivalenceCache._still``).
+_MEMO_KEY = "ksched/equivalence-class"
 # Volume sources served from the API or the node's own disk: no plugin places a pod by them.
 NODE_FREE_VOLUMES = frozenset({"projected", "configMap", "secret", "downwardAPI", "emptyDir"})
 
@@ -198,6 +201,41 @@ class EquivalenceCache:
         return entry
 
     def _lookup(self, pod: PodInfo) -> ClassEntry:
+        memo = pod.cache.get(_MEMO_KEY)
+        if memo is not None and memo[0] is self:
+            entry: ClassEntry = memo[1]
+            key = self._still(entry, pod)
+            if key is not None:
+                entry.seen += 1
+                self._touch(key, entry)
+                return entry
+        entry = self._find(pod)
+        pod.cache[_MEMO_KEY] = (self, entry)
+        return entry
+
+    def _still(self, entry: ClassEntry, pod: PodInfo) -> tuple[Any, ...] | None:
+        """The pre-key of the class this pod was last found in, if held and the pod still of it.
+
+        A retried pod is the same object: its spec stays as it was but for ``nodeName``
+        (written on binding, cleared when binding fails), while Reserve may have written
+        annotations and an update may have relabelled it. Those are compared again; the
+        rest of the spec, the dearest part of ``same_pod_class``, is not.
+        """
+        ident = id(entry)
+        held = self._once.get(ident) or self._again.get(ident)
+        if held is None or held[1] is not entry:
+            return None
+        pa, pb = entry.pod.pod, pod.pod
+        notes = pb.metadata.annotations
+        keys = self.annotation_keys
+        same = (
+            pb.spec.node_name == entry.spec["node_name"]
+            and pa.metadata.labels == pb.metadata.labels
+            and entry.annotations == (notes if keys is None else compared_annotations(notes, keys))
+        )
+        return held[0] if same else None
+
+    def _find(self, pod: PodInfo) -> ClassEntry:
         key = (pod.namespace, pod.priority, tuple(pod.requests.items()))
         bucket = self._entries.get(key)
         if bucket is None:

@@ -407,6 +407,34 @@ def test_one_off_classes_evict_each_other_and_never_a_retried_one() -> None:
     assert cache.lookup(_info("b3", "7m", labels={"x": "b"})).seen == 2
 
 
+def test_a_retried_pod_is_found_again_only_while_it_is_still_of_its_class() -> None:
+    """The same PodInfo looked up again skips the spec comparison, not what may change."""
+    from ksched.framework.equivalence import EquivalenceCache
+
+    cache = EquivalenceCache(annotation_keys=frozenset({"gpu/index"}))
+    entry = cache.lookup(_info("representative", "5m", labels={"x": "a"}))
+    first = _info("a", "5m", labels={"x": "a"})
+    assert cache.lookup(first) is entry
+    assert cache.lookup(first) is entry and entry.seen == 3
+    first.pod.metadata.annotations["gpu/index"] = "1"  # as a GPU-share Reserve writes
+    moved = cache.lookup(first)
+    assert moved is not entry and moved.seen == 1
+    del first.pod.metadata.annotations["gpu/index"]
+    assert cache.lookup(first) is entry
+    first.pod.metadata.labels["x"] = "b"  # relabelled in place
+    assert cache.lookup(first) is not entry
+    first.pod.metadata.labels["x"] = "a"
+    first.pod.spec.node_name = "node-1"  # bound
+    assert cache.lookup(first) is not entry
+    first.pod.spec.node_name = None  # binding failed
+    assert cache.lookup(first) is entry
+    cache.clear()  # the class is no longer held: the pod finds or makes a held one
+    again = cache.lookup(first)
+    assert again is not entry and again.seen == 1
+    assert cache.lookup(_info("twin", "5m", labels={"x": "a"})) is again
+    assert cache.lookup(first) is again and again.seen == 3
+
+
 def test_retried_classes_go_least_recent_first_when_their_arrays_pass_the_budget() -> None:
     from ksched.framework.equivalence import EquivalenceCache
 
