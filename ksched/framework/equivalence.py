@@ -15,6 +15,11 @@ the feasible window, normalisation and host selection still run on the
 current values.
 (kube-scheduler had an equivalence cache of this kind until v1.12.)
 
+A class also remembers its last failed cycle (``KnownFailure``) with the
+snapshot's generation then: the waiting twins an event sends back to the
+queue are tried back to back, and until the snapshot changes each would
+fail the same way, with the same message.
+
 Pods are compared on what scheduling reads of them.  What an API server
 stamps on each pod separately but no plugin reads is left out: containers'
 untyped fields (mounts, env, probes) and the volumes that need nothing of a
@@ -46,7 +51,7 @@ MAX_CLASSES = 1024
 # until it is placed. An entry holds four bytes per node, eight more per node and score plugin
 # once scored: 6,000 failing pods' arrays on 10,000 nodes.
 ARRAY_BUDGET = 256 * 2**20
-# Where a pod keeps (cache, pre-key, class) of its last lookup: a retried pod skips the
+# Where a pod keeps (cache, class) of its last lookup: a retried pod skips the
 # comparison of its whole spec (``EquivalenceCache._still``).
 _MEMO_KEY = "ksched/equivalence-class"
 # Volume sources served from the API or the node's own disk: no plugin places a pod by them.
