@@ -528,7 +528,7 @@ class SeriesRecorder:
     """Rows of ``SERIES_COLUMNS`` in fixed-size float blocks, framed once at the end.
 
     Blocks, not one array grown by doubling: a million-pod time replay records
-    about ten million rows (0.7 GB), and doubling held up to twice that, plus
+    millions of rows (72 bytes each), and doubling held up to twice that, plus
     the old copy while growing. ``frame`` moves the blocks into the columns one
     block at a time, so framing adds one block, not a second copy of the series.
     """

@@ -190,6 +190,9 @@ class TimeReplay(InProcessReplay):
         self._arrived_gpu = 0
         self._evicted_seen = 0
         self._sched_seconds = 0.0
+        # Has a recorded quantity (counts, allocation, capacity) changed since the last row?
+        # A step whose cycles all failed changes none: it adds no row.
+        self._changed = True
         self._post_initial_events()
         with frozen_heap():  # nodes, tables and the scheduler live to the end
             end = self._loop()
@@ -273,6 +276,7 @@ class TimeReplay(InProcessReplay):
         log = self.log
         log.arrival[i], log.state[i] = now, PENDING
         self.arrived += 1
+        self._changed = True
         self._arrived_gpu += int(self._gpu[row])
         self._live[i] = info
         self._index[info.key] = i
@@ -327,6 +331,7 @@ class TimeReplay(InProcessReplay):
             self.scheduler.delete_pod(info.key)
             self.log.state[i] = FAILED
             self.failed += 1
+            self._changed = True
 
     def _finish(self, i: int) -> None:
         info = self._live.pop(i)
@@ -338,6 +343,7 @@ class TimeReplay(InProcessReplay):
         self._post_step(self.engine.now)
 
     def _release(self, i: int) -> None:
+        self._changed = True
         row = int(self.rows[i])
         node = int(self.log.node[i])
         self.metrics.release(node, int(self._cpu[row]), int(self._mem[row]), int(self._gpu[row]))
@@ -377,6 +383,7 @@ class TimeReplay(InProcessReplay):
                 if i is not None and self.log.state[i] == RUNNING:
                     self._evict(i)
             metrics.remove_node(row)
+        self._changed = True
         self._post_step(self.engine.now)
 
     def _sample(self, _: object) -> None:
@@ -401,7 +408,9 @@ class TimeReplay(InProcessReplay):
             if i is not None and self.log.state[i] == RUNNING:
                 self._evict(i)
         now = self.engine.now
-        self._record(now)
+        if self._changed:
+            self._record(now)
+            self._changed = False
         wake = sched.next_wakeup()
         if wake is not None:
             # A timer at or before now was just run; never re-arm the same instant.
@@ -423,6 +432,7 @@ class TimeReplay(InProcessReplay):
         if math.isnan(log.scheduled[i]):
             log.scheduled[i] = now
         self.running += 1
+        self._changed = True
         if self.lifetime == "duration" and math.isfinite(self.life[i]):
             self._departure[i] = self.engine.schedule(
                 now + float(self.life[i]), DEPART, self._depart, i

@@ -36,6 +36,17 @@ def test_a_pod_waits_in_the_queue_until_another_leaves() -> None:
     assert s["cpu_alloc_pct_mean"] == 100.0  # the node is full over the arrivals' span [0, 1]
 
 
+def test_a_step_whose_cycles_all_fail_adds_no_series_row() -> None:
+    wl = workload(nodes([FULL]), pods([FULL, FULL], created=[0, 1], duration=[1000, 5]))
+    result = TimeReplay(wl).run()
+    # p1 is also retried when the unschedulable pool's 5-minute flush frees it, in vain.
+    assert row(result, "p1")["attempts"] == 5
+    series = result.series
+    assert list(series["time"]) == [0, 1, 1000, 1005]  # not 301, 601, 901
+    values = series.drop(columns="time").to_numpy()
+    assert not (values[1:] == values[:-1]).all(axis=1).any()
+
+
 def test_time_compression_divides_every_time() -> None:
     wl = workload(nodes([FULL]), pods([FULL, FULL], created=[100, 101], duration=[10, 5]))
     result = TimeReplay(wl, time_compression=2).run()
