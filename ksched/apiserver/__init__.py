@@ -1,7 +1,7 @@
 """``ksched apiserver``: a Kubernetes-compatible API server for a focused set of resources.
 
-Core/v1 namespaces, pods (binding, status, eviction), nodes, events and
-bindings; leases; apps/v1 deployments and replicasets (with scale); batch/v1
+Core/v1 namespaces, pods (binding, status, eviction), nodes, events,
+bindings, configmaps and secrets; leases; apps/v1 deployments and replicasets (with scale); batch/v1
 jobs; policy/v1 PodDisruptionBudgets; discovery and OpenAPI v3. Durable
 SQLite storage (WAL, group commit) or in-memory, a watch cache, bearer
 tokens, TLS and a small authorisation policy. Submodules are implementation

@@ -6,6 +6,7 @@ that defaults can satisfy, and only fills fields the client left out.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -171,10 +172,22 @@ def _priority_class(obj: dict[str, Any]) -> None:
     obj.setdefault("preemptionPolicy", DEFAULT_POLICY)
 
 
+def _secret(obj: dict[str, Any]) -> None:
+    """SetDefaults_Secret, and the v1 conversion that folds the write-only ``stringData``
+    into ``data`` (its values win), so it is never stored."""
+    obj.setdefault("type", "Opaque")
+    plain = obj.pop("stringData", None)
+    if plain:
+        data = obj.setdefault("data", {})
+        for key, value in plain.items():
+            data[key] = base64.b64encode(value.encode()).decode()
+
+
 DEFAULTERS: Final[dict[str, Callable[[dict[str, Any]], None]]] = {
     "core/pods": _pod,
     "core/namespaces": _namespace,
     "core/nodes": _node,
+    "core/secrets": _secret,
     "apps/deployments": _deployment,
     "apps/replicasets": _replicaset,
     "batch/jobs": _job,

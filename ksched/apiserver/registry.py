@@ -39,7 +39,12 @@ from ksched.apiserver.priority_classes import (
 from ksched.apiserver.resources import RESOURCES, Resource
 from ksched.apiserver.selectors import match_label_selector_object, selector_matcher
 from ksched.apiserver.store import Store, Watcher, encode_event
-from ksched.apiserver.validation import shape_causes, validate_object, validate_pod_update
+from ksched.apiserver.validation import (
+    config_data_update_causes,
+    shape_causes,
+    validate_object,
+    validate_pod_update,
+)
 
 __all__ = ["DEFAULT_NAMESPACES", "ListOptions", "Registry"]
 
@@ -48,6 +53,8 @@ _GENERATE_ALPHABET: Final = "bcdfghjklmnpqrstvwxz2456789"  # upstream's, no vowe
 _TERMINAL: Final = ("Succeeded", "Failed")
 _PODS: Final = "core/pods"
 _NAMESPACES: Final = "core/namespaces"
+# Kinds whose data an ``immutable: true`` freezes.
+_DATA_KINDS: Final = frozenset({"core/configmaps", "core/secrets"})
 # Kinds whose deletion removes the objects they own (background propagation).
 _OWNER_KINDS: Final = frozenset({"apps/deployments", "apps/replicasets", "batch/jobs"})
 _DEPENDENT_KEYS: Final = ("apps/replicasets", "core/pods")
@@ -457,6 +464,8 @@ class Registry:
             elif res.key == PRIORITY_CLASSES:
                 causes = priority_class_update_causes(obj, prev)
                 admit_priority_class(obj, self.store.unordered(PRIORITY_CLASSES))
+            elif res.key in _DATA_KINDS:
+                causes = config_data_update_causes(res.key, obj, prev)
             if causes:
                 raise errors.invalid(res.kind, name, causes, res.group)
         else:

@@ -82,6 +82,8 @@ RESOURCES: Final[tuple[Resource, ...]] = (
     Resource("", "v1", "nodes", "Node", False, ("no",), ("status",)),
     Resource("", "v1", "events", "Event", True, ("ev",)),
     Resource("", "v1", "bindings", "Binding", True, verbs=("create",), stored=False),
+    Resource("", "v1", "configmaps", "ConfigMap", True, ("cm",)),
+    Resource("", "v1", "secrets", "Secret", True),
     Resource("coordination.k8s.io", "v1", "leases", "Lease", True),
     Resource(
         "apps",

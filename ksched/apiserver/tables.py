@@ -166,6 +166,16 @@ def _priority_class(obj: Mapping[str, Any]) -> list[Any]:
     return [_name(obj), obj.get("value", 0), default, _age(obj), obj.get("preemptionPolicy", "")]
 
 
+def _config_map(obj: Mapping[str, Any]) -> list[Any]:
+    # Upstream's DATA column counts the keys of data and binaryData.
+    keys = len(obj.get("data") or {}) + len(obj.get("binaryData") or {})
+    return [_name(obj), keys, _age(obj)]
+
+
+def _secret(obj: Mapping[str, Any]) -> list[Any]:
+    return [_name(obj), obj.get("type") or "", len(obj.get("data") or {}), _age(obj)]
+
+
 def _generic(obj: Mapping[str, Any]) -> list[Any]:
     return [_name(obj), _age(obj)]
 
@@ -216,6 +226,8 @@ _COLUMNS: Final[dict[str, tuple[tuple[_Column, ...], _Row]]] = {
     ),
     "batch/jobs": ((_NAME, _string("Status"), _string("Completions"), _AGE), _job),
     "core/namespaces": ((_NAME, _string("Status"), _AGE), _namespace),
+    "core/configmaps": ((_NAME, _integer("Data"), _AGE), _config_map),
+    "core/secrets": ((_NAME, _string("Type"), _integer("Data"), _AGE), _secret),
     "core/events": _EVENT_COLUMNS,
     "events.k8s.io/events": _EVENT_COLUMNS,
     "scheduling.k8s.io/priorityclasses": (

@@ -6,6 +6,9 @@ Status, so a client learns every bad field at once.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import re
 from collections.abc import Callable
 from typing import Any, Final
@@ -36,7 +39,12 @@ from ksched.apiserver.pod_spec_rules import pod_spec_causes
 from ksched.apiserver.priority_classes import priority_class_causes
 from ksched.apiserver.resources import Resource
 
-__all__ = ["shape_causes", "validate_object", "validate_pod_update"]
+__all__ = [
+    "config_data_update_causes",
+    "shape_causes",
+    "validate_object",
+    "validate_pod_update",
+]
 
 
 _RESTART_POLICIES: Final = ("Always", "OnFailure", "Never")
@@ -124,12 +132,27 @@ class PriorityClass(K8sObject):
     preemption_policy: str | None = None
 
 
+class ConfigMap(K8sObject):
+    data: dict[str, str] | None = None
+    binary_data: dict[str, str] | None = None
+    immutable: bool | None = None
+
+
+class Secret(K8sObject):
+    data: dict[str, str] | None = None
+    string_data: dict[str, str] | None = None
+    type: str | None = None
+    immutable: bool | None = None
+
+
 MODELS: Final[dict[str, type[K8sObject]]] = {
     "core/pods": Pod,
     "core/nodes": Node,
     "core/namespaces": Namespace,
     "core/events": Event,
     "core/bindings": K8sObject,
+    "core/configmaps": ConfigMap,
+    "core/secrets": Secret,
     "coordination.k8s.io/leases": Lease,
     "apps/deployments": Deployment,
     "apps/replicasets": ReplicaSet,
@@ -333,9 +356,116 @@ def _node(obj: dict[str, Any]) -> Causes:
     return causes
 
 
+# Keys of ConfigMap and Secret data (IsConfigMapKey): they become file names in a volume.
+_CONFIG_KEY: Final = re.compile(r"^[-._a-zA-Z0-9]+$")
+_CONFIG_KEY_MESSAGE: Final = (
+    "a valid config key must consist of alphanumeric characters, '-', '_' or '.' "
+    "(e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is "
+    "'[-._a-zA-Z0-9]+')"
+)
+# core.MaxSecretSize; ConfigMaps have the same limit (ValidateConfigMap).
+MAX_DATA_BYTES: Final = 1024 * 1024
+# Keys a Secret of each built-in type must hold (ValidateSecret).
+_SECRET_TYPE_KEYS: Final = {
+    "kubernetes.io/dockercfg": (".dockercfg",),
+    "kubernetes.io/dockerconfigjson": (".dockerconfigjson",),
+    "kubernetes.io/ssh-auth": ("ssh-privatekey",),
+    "kubernetes.io/tls": ("tls.key", "tls.crt"),
+}
+
+
+def _config_keys(data: dict[str, Any], field: str) -> Causes:
+    causes: Causes = []
+    for key in data:
+        problems = []
+        if len(key) > 253:
+            problems.append("must be no more than 253 characters")
+        if not _CONFIG_KEY.match(key):
+            problems.append(_CONFIG_KEY_MESSAGE)
+        if key in (".", ".."):
+            problems.append(f"must not be {key!r}")
+        elif key.startswith(".."):
+            problems.append("must not start with '..'")
+        causes += [(f"{field}[{key}]", f"Invalid value: {key!r}: {p}") for p in problems]
+    return causes
+
+
+def _decoded(data: dict[str, str], field: str, causes: Causes) -> dict[str, bytes]:
+    """Base64 values as bytes; each that is not base64 (a 400 upstream, from the decoder) is a
+    cause."""
+    out = {}
+    for key, value in data.items():
+        try:
+            out[key] = base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            causes.append((f"{field}[{key}]", "Invalid value: illegal base64 data"))
+    return out
+
+
+def _config_map(obj: dict[str, Any]) -> Causes:
+    data, binary = obj.get("data") or {}, obj.get("binaryData") or {}
+    causes = _config_keys(data, "data") + _config_keys(binary, "binaryData")
+    causes += [
+        (f"data[{key}]", f"Invalid value: {key!r}: duplicate of key present in binaryData")
+        for key in data
+        if key in binary
+    ]
+    raw = _decoded(binary, "binaryData", causes)
+    size = sum(len(k) + len(v.encode()) for k, v in data.items())
+    size += sum(len(k) + len(v) for k, v in raw.items())
+    if size > MAX_DATA_BYTES:
+        causes.append(("", f"Too long: must have at most {MAX_DATA_BYTES} bytes"))
+    return causes
+
+
+def _secret(obj: dict[str, Any]) -> Causes:
+    data = obj.get("data") or {}
+    causes = _config_keys(data, "data")
+    raw = _decoded(data, "data", causes)
+    if sum(len(k) + len(v) for k, v in raw.items()) > MAX_DATA_BYTES:
+        causes.append(("data", f"Too long: must have at most {MAX_DATA_BYTES} bytes"))
+    kind = obj.get("type") or ""
+    if kind == "kubernetes.io/service-account-token":
+        notes = (obj.get("metadata") or {}).get("annotations") or {}
+        if not notes.get("kubernetes.io/service-account.name"):
+            at = "metadata.annotations[kubernetes.io/service-account.name]"
+            causes.append((at, "Required value"))
+    elif kind == "kubernetes.io/basic-auth" and "username" not in data and "password" not in data:
+        causes += [("data[username]", "Required value"), ("data[password]", "Required value")]
+    for key in _SECRET_TYPE_KEYS.get(kind, ()):
+        if key not in data:
+            causes.append((f"data[{key}]", "Required value"))
+        elif key.startswith(".docker") and key in raw:
+            try:
+                json.loads(raw[key])
+            except ValueError as exc:
+                causes.append(
+                    (f"data[{key}]", f'Invalid value: "<secret contents redacted>": {exc}')
+                )
+    return causes
+
+
+def config_data_update_causes(res_key: str, obj: dict[str, Any], prev: dict[str, Any]) -> Causes:
+    """ValidateConfigMapUpdate / ValidateSecretUpdate: ``immutable`` freezes the data and itself;
+    a Secret's type never changes."""
+    causes: Causes = []
+    if res_key == "core/secrets" and (obj.get("type") or "") != (prev.get("type") or ""):
+        causes.append(("type", f"Invalid value: {obj.get('type')!r}: field is immutable"))
+    if prev.get("immutable"):
+        frozen = "Forbidden: field is immutable when `immutable` is set"
+        if not obj.get("immutable"):
+            causes.append(("immutable", frozen))
+        for field in ("data", "binaryData"):
+            if (obj.get(field) or {}) != (prev.get(field) or {}):
+                causes.append((field, frozen))
+    return causes
+
+
 _RULES: Final[dict[str, Callable[[dict[str, Any]], Causes]]] = {
     "core/pods": _pod,
     "core/nodes": _node,
+    "core/configmaps": _config_map,
+    "core/secrets": _secret,
     "apps/deployments": _deployment,
     "apps/replicasets": _workload,
     "batch/jobs": _job,

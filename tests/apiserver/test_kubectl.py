@@ -254,6 +254,44 @@ def test_create_commands_send_protobuf_bodies(kubectl: Kubectl) -> None:
     kubectl("delete", "node", "drained")
 
 
+CONFIG_MAP = """
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings}
+data:
+  mode: fast
+  level: "3"
+"""
+
+
+def test_config_maps_and_secrets(kubectl: Kubectl) -> None:
+    """Created from literals (protobuf bodies), applied, listed with upstream's columns."""
+    made = kubectl("create", "configmap", "literal", "--from-literal=a=1", "--from-literal=b=2")
+    assert "configmap/literal created" in made.stdout
+    assert _get(kubectl, "cm", "literal")["data"] == {"a": "1", "b": "2"}
+    assert "configmap/settings created" in kubectl("apply", "-f", "-", stdin=CONFIG_MAP).stdout
+    changed = CONFIG_MAP.replace('level: "3"', "extra: yes-it-is")
+    assert "configmap/settings configured" in kubectl("apply", "-f", "-", stdin=changed).stdout
+    # Client-side apply removes the key the last applied configuration had and this one lacks.
+    assert _get(kubectl, "configmap", "settings")["data"] == {"mode": "fast", "extra": "yes-it-is"}
+    header, *rows = kubectl("get", "configmaps").stdout.splitlines()
+    assert header.split() == ["NAME", "DATA", "AGE"]
+    assert next(r.split() for r in rows if r.startswith("literal "))[1] == "2"
+
+    out = kubectl("create", "secret", "generic", "creds", "--from-literal=user=ada")
+    assert "secret/creds created" in out.stdout
+    secret = _get(kubectl, "secret", "creds")
+    assert secret["type"] == "Opaque" and secret["data"] == {"user": "YWRh"}  # base64 of "ada"
+    header, *rows = kubectl("get", "secrets").stdout.splitlines()
+    assert header.split() == ["NAME", "TYPE", "DATA", "AGE"]
+    assert next(r.split() for r in rows if r.startswith("creds "))[1:3] == ["Opaque", "1"]
+    assert "user:  3 bytes" in kubectl("describe", "secret", "creds").stdout
+    refused = kubectl("create", "configmap", "bad", "--from-literal=no way=1", check=False)
+    assert refused.returncode != 0 and "a valid config key must consist of" in refused.stderr
+    kubectl("delete", "configmap", "literal", "settings")
+    kubectl("delete", "secret", "creds")
+
+
 def test_describe_shows_events_written_through_events_k8s_io(kubectl: Kubectl) -> None:
     """The scheduler writes events.k8s.io Events; describe reads core/v1 ones: the same objects."""
     kubectl("apply", "-f", "-", stdin=POD.replace("name: solo", "name: waiting"))

@@ -27,7 +27,11 @@ OUT = HERE.parents[1] / "ksched" / "apiserver" / "protobuf_schema.json"
 
 # apiVersion -> proto package of its kinds, and the kinds whose bodies are decoded.
 GROUPS = {
-    "v1": ("k8s.io/api", "core/v1", ["Pod", "Node", "Namespace", "Event", "Binding"]),
+    "v1": (
+        "k8s.io/api",
+        "core/v1",
+        ["Pod", "Node", "Namespace", "Event", "Binding", "ConfigMap", "Secret"],
+    ),
     "apps/v1": ("k8s.io/api", "apps/v1", ["Deployment", "ReplicaSet"]),
     "batch/v1": ("k8s.io/api", "batch/v1", ["Job"]),
     "policy/v1": ("k8s.io/api", "policy/v1", ["PodDisruptionBudget", "Eviction"]),
