@@ -141,6 +141,8 @@ def test_explain_walks_the_served_schemas(kubectl: Kubectl) -> None:
         kubectl("explain", "pods.spec.volumes").stdout
     )
     assert "value" in _fields(kubectl("explain", "priorityclass").stdout)
+    assert {"data", "binaryData", "immutable"} <= _fields(kubectl("explain", "configmap").stdout)
+    assert {"data", "stringData", "type"} <= _fields(kubectl("explain", "secret").stdout)
 
 
 def test_apply_create_then_update_get_yaml(kubectl: Kubectl) -> None:
