@@ -407,19 +407,28 @@ class Scheduler:
         want_message = self.explain_messages or self.recorder is not None
         # Reasons are read before PostFilter: preemption changes the nodes they describe.
         filter_message = fit.message() if want_message else ""
+        # PostFilter fails whatever the statuses, touching nothing (``fails_without_effect``)?
+        sure_to_fail = self._post_filter_fails(fwk, pod)
         if fwk.post_filter and fit.num_nodes:
             self.metrics.preemption_attempts += 1
-            result, status = fwk.run_post_filter(state, pod, fit.diagnosis.statuses)
-            if status.code == Code.SUCCESS and result is not None:
-                nominated = result.nominated_node_name
-                self.metrics.preemption_victims += len(result.victims)
-            elif status.reasons:
-                fit.diagnosis.post_filter_msg = status.message
+            if want_message or not sure_to_fail:  # else its outcome is known, its message unread
+                result, status = fwk.run_post_filter(state, pod, fit.diagnosis.statuses)
+                if status.code == Code.SUCCESS and result is not None:
+                    nominated = result.nominated_node_name
+                    self.metrics.preemption_victims += len(result.victims)
+                elif status.reasons:
+                    fit.diagnosis.post_filter_msg = status.message
         qpi.unschedulable_plugins = set(fit.diagnosis.unschedulable_plugins)
         message = filter_message
         if want_message and fit.diagnosis.post_filter_msg:
             message += f" {fit.diagnosis.post_filter_msg}"
-        if fit.token is not None and not nominated and self._repeats(fwk, pod, fit.token):
+        snap = self.snapshot
+        if (
+            fit.token is not None
+            and sure_to_fail
+            and (snap.generation, snap.resources.version) == fit.token
+        ):
+            # Filter and PostFilter would fail alike until the snapshot changes.
             plugins = frozenset(qpi.unschedulable_plugins)
             fwk.remember_failure(state, KnownFailure(fit.token, plugins, message))
         res = self._fail(
@@ -428,16 +437,13 @@ class Scheduler:
         res.nominated_node = nominated
         return res
 
-    def _repeats(self, fwk: Framework, pod: PodInfo, token: tuple[int, int]) -> bool:
-        """Would the cycle just failed fail alike, with no side effect, until the snapshot
-        changes?  Filter does (its class's arrays); PostFilter when the snapshot is still at
-        ``token`` and each plugin says it would (``failure_repeats``)."""
-        snap = self.snapshot
-        if (snap.generation, snap.resources.version) != token:
-            return False
+    def _post_filter_fails(self, fwk: Framework, pod: PodInfo) -> bool:
+        """Does each PostFilter plugin say it fails for ``pod`` now, whatever the filter
+        statuses, with no side effect (``fails_without_effect``)?  Then only its message
+        depends on the statuses, and the same cycle on the same snapshot fails alike."""
         for plugin in fwk.post_filter:
-            repeats = getattr(plugin, "failure_repeats", None)
-            if repeats is None or not repeats(pod):
+            fails = getattr(plugin, "fails_without_effect", None)
+            if fails is None or not fails(pod):
                 return False
         return True
 

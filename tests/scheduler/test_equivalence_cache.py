@@ -266,6 +266,43 @@ def test_no_failure_is_remembered_when_preemption_could_dry_run() -> None:
     twin.assert_same_state()
 
 
+def _count_post_filter(sched: Scheduler) -> list[int]:
+    fwk = sched.profiles["default-scheduler"]
+    calls = [0]
+    run = fwk.run_post_filter
+
+    def counted(*args: Any) -> Any:
+        calls[0] += 1
+        return run(*args)
+
+    fwk.run_post_filter = counted  # type: ignore[method-assign]
+    return calls
+
+
+@pytest.mark.parametrize("lower", [False, True], ids=["one-priority", "lower-priority-bound"])
+def test_post_filter_sure_to_fail_is_not_run_when_no_message_is_read(lower: bool) -> None:
+    """Without messages (a replay's setting) a PostFilter that fails whatever it is told is
+    skipped; the outcome and the metrics are those of the scheduler that runs it."""
+    clocks = SimClock(), SimClock()
+    quiet = scheduler(clock=clocks[0], seed=3, equivalence_cache=False, explain_messages=False)
+    told = scheduler(clock=clocks[1], seed=3, equivalence_cache=False)
+    small = {"cpu": "1", "memory": "1Gi", **({"priority": 0} if lower else {})}
+    big = {"cpu": "6", "memory": "1Gi", **({"priority": 100} if lower else {})}
+    runs = []
+    for sched in (quiet, told):
+        sched.add_nodes(node(f"node-{i}", cpu="4", memory="8Gi") for i in range(4))
+        sched.add_pods(pod(f"small-{i}", **small) for i in range(4))
+        sched.run()
+        calls = _count_post_filter(sched)
+        sched.add_pods(pod(f"big-{i}", **big) for i in range(3))
+        runs.append(([(r.pod.key, r.scheduled, r.nominated_node) for r in sched.run()], calls[0]))
+    (quiet_out, quiet_calls), (told_out, told_calls) = runs
+    assert quiet_out == told_out and not any(placed for _, placed, _ in quiet_out)
+    assert quiet.metrics == told.metrics and quiet.metrics.preemption_attempts >= 3
+    assert told_calls == 3
+    assert quiet_calls == (3 if lower else 0)
+
+
 # -- random workloads ----------------------------------------------------------------
 templates = st.fixed_dictionaries(
     {

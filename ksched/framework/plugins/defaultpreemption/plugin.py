@@ -167,11 +167,12 @@ class DefaultPreemption:
         result = PostFilterResult(best.node_name, list(best.victims))
         return result, Status(Code.SUCCESS)
 
-    def failure_repeats(self, pod: PodInfo) -> bool:
-        """Would a failed ``post_filter`` fail alike, touching nothing, on an unchanged snapshot?
+    def fails_without_effect(self, pod: PodInfo) -> bool:
+        """Would ``post_filter`` fail for ``pod`` now, whatever the statuses, touching nothing?
 
-        Yes when no dry run happens: a pod that may not preempt, or no node holds a pod of
-        lower priority. (A dry run draws its start node at random and reads the PDBs.)
+        Yes when no dry run can happen: a pod that may not preempt, or no node holds a pod
+        of lower priority; only the message then depends on the statuses. (A dry run draws
+        its start node at random, reads the PDBs, and may find victims.)
         """
         if pod.pod.spec.preemption_policy == PREEMPT_NEVER:
             return True
