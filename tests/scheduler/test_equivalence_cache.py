@@ -213,17 +213,18 @@ def test_cluster_changes_between_runs(step: str) -> None:
 
 
 # -- remembered failures ---------------------------------------------------------------
-def _count_pre_filter(sched: Scheduler) -> list[int]:
-    """Count the profile's PreFilter runs: a remembered failure skips the whole cycle."""
+def _count(sched: Scheduler, point: str = "run_pre_filter") -> list[int]:
+    """Count the profile's runs of an extension point (``run_pre_filter``: a remembered
+    failure skips the whole cycle)."""
     fwk = sched.profiles["default-scheduler"]
     calls = [0]
-    run = fwk.run_pre_filter
+    run = getattr(fwk, point)
 
     def counted(*args: Any) -> Any:
         calls[0] += 1
         return run(*args)
 
-    fwk.run_pre_filter = counted  # type: ignore[method-assign]
+    setattr(fwk, point, counted)
     return calls
 
 
@@ -235,7 +236,7 @@ def test_twins_failing_back_to_back_repeat_the_first_failure() -> None:
     twin.add_nodes([{"name": f"node-{i}", "cpu": "4", "memory": "8Gi"} for i in range(6)])
     twin.add_pods({"cpu": "1", "memory": "1Gi"}, 6)
     twin.run()
-    cached, plain = _count_pre_filter(twin.cached), _count_pre_filter(twin.plain)
+    cached, plain = _count(twin.cached), _count(twin.plain)
     twin.add_pods(BIG, 5)
 
     outcomes = twin.run()
@@ -257,26 +258,13 @@ def test_no_failure_is_remembered_when_preemption_could_dry_run() -> None:
     twin.add_nodes([{"name": f"node-{i}", "cpu": "4", "memory": "8Gi"} for i in range(6)])
     twin.add_pods({"cpu": "1", "memory": "1Gi", "priority": 0}, 6)
     twin.run()
-    cached = _count_pre_filter(twin.cached)
+    cached = _count(twin.cached)
     twin.add_pods({**BIG, "priority": 100}, 5)
 
     twin.run()
 
     assert cached[0] == 5
     twin.assert_same_state()
-
-
-def _count_post_filter(sched: Scheduler) -> list[int]:
-    fwk = sched.profiles["default-scheduler"]
-    calls = [0]
-    run = fwk.run_post_filter
-
-    def counted(*args: Any) -> Any:
-        calls[0] += 1
-        return run(*args)
-
-    fwk.run_post_filter = counted  # type: ignore[method-assign]
-    return calls
 
 
 @pytest.mark.parametrize("lower", [False, True], ids=["one-priority", "lower-priority-bound"])
@@ -293,7 +281,7 @@ def test_post_filter_sure_to_fail_is_not_run_when_no_message_is_read(lower: bool
         sched.add_nodes(node(f"node-{i}", cpu="4", memory="8Gi") for i in range(4))
         sched.add_pods(pod(f"small-{i}", **small) for i in range(4))
         sched.run()
-        calls = _count_post_filter(sched)
+        calls = _count(sched, "run_post_filter")
         sched.add_pods(pod(f"big-{i}", **big) for i in range(3))
         runs.append(([(r.pod.key, r.scheduled, r.nominated_node) for r in sched.run()], calls[0]))
     (quiet_out, quiet_calls), (told_out, told_calls) = runs
