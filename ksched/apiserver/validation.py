@@ -411,8 +411,8 @@ def _config_map(obj: dict[str, Any]) -> Causes:
         if key in binary
     ]
     raw = _decoded(binary, "binaryData", causes)
-    size = sum(len(k) + len(v.encode()) for k, v in data.items())
-    size += sum(len(k) + len(v) for k, v in raw.items())
+    # The values' bytes, as upstream counts them (keys are not counted).
+    size = sum(len(v.encode()) for v in data.values()) + sum(len(v) for v in raw.values())
     if size > MAX_DATA_BYTES:
         causes.append(("", f"Too long: must have at most {MAX_DATA_BYTES} bytes"))
     return causes
@@ -422,7 +422,7 @@ def _secret(obj: dict[str, Any]) -> Causes:
     data = obj.get("data") or {}
     causes = _config_keys(data, "data")
     raw = _decoded(data, "data", causes)
-    if sum(len(k) + len(v) for k, v in raw.items()) > MAX_DATA_BYTES:
+    if sum(len(v) for v in raw.values()) > MAX_DATA_BYTES:
         causes.append(("data", f"Too long: must have at most {MAX_DATA_BYTES} bytes"))
     kind = obj.get("type") or ""
     if kind == "kubernetes.io/service-account-token":

@@ -58,7 +58,7 @@ def test_string_data_is_folded_into_data_and_the_type_defaults(core: client.Core
         ({"data": {"..x": "1"}}, "must not start with '..'"),
         ({"data": {"k": "1"}, "binaryData": {"k": _b64("1")}}, "duplicate of key present"),
         ({"binaryData": {"k": "not base64!"}}, "binaryData[k]: Invalid value: illegal base64"),
-        ({"data": {"big": "x" * (1024 * 1024)}}, "Too long: must have at most 1048576 bytes"),
+        ({"data": {"big": "x" * (1024 * 1024 + 1)}}, "Too long: must have at most 1048576 bytes"),
     ],
     ids=["space", "dot-dot", "in-both", "binary-not-base64", "over-1MiB"],
 )
@@ -90,6 +90,17 @@ def test_bad_config_maps_are_refused(
 def test_bad_secrets_are_refused(core: client.CoreV1Api, body: dict[str, Any], text: str) -> None:
     doc = {"metadata": {"name": "bad"}, **body}
     _refused(lambda: core.create_namespaced_secret(NS, doc), text)
+
+
+def test_exactly_one_mebibyte_of_values_is_allowed(core: client.CoreV1Api) -> None:
+    """Upstream counts the values' bytes, not the keys'."""
+    doc = {"metadata": {"name": "full"}, "data": {"big": "x" * (1024 * 1024)}}
+    assert core.create_namespaced_config_map(NS, doc).metadata.name == "full"
+    secret = {"metadata": {"name": "full"}, "data": {"big": _b64("x" * (1024 * 1024 + 1))}}
+    _refused(
+        lambda: core.create_namespaced_secret(NS, secret),
+        "data: Too long: must have at most 1048576 bytes",
+    )
 
 
 def test_immutable_data_and_a_secrets_type_never_change(core: client.CoreV1Api) -> None:
